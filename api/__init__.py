@@ -1,0 +1,1 @@
+"""FieldFlow api package (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""FieldFlow bench package (see DESIGN.md §2)."""

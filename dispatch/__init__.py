@@ -1,0 +1,1 @@
+"""FieldFlow dispatch package (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""FieldFlow ingest package (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""FieldFlow services package (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""FieldFlow simulators package (see DESIGN.md §2)."""

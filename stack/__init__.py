@@ -1,0 +1,1 @@
+"""FieldFlow stack package (see DESIGN.md §2)."""

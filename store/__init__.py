@@ -1,0 +1,1 @@
+"""FieldFlow store package (see DESIGN.md §2)."""

@@ -1,0 +1,1 @@
+"""FieldFlow streams package (see DESIGN.md §2)."""
