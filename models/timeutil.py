@@ -26,7 +26,7 @@ def parse_ts_ms(value: object) -> int:
         if not math.isfinite(value):
             raise ValueError("timestamp must be finite")
         if _MIN_TS_S <= value <= _MAX_TS_S:
-            return int(round(value * 1000))
+            return round(value * 1000)
         if MIN_TS_MS <= value <= MAX_TS_MS:
             return int(value)
         raise ValueError("timestamp out of range (expect epoch ms, epoch s or ISO-8601)")

@@ -22,7 +22,9 @@ HOURS = 24
 
 
 class TravelTimes(Protocol):
-    def seconds(self, a: tuple[float, float], b: tuple[float, float], at_ms: int | None = None) -> float: ...
+    def seconds(
+        self, a: tuple[float, float], b: tuple[float, float], at_ms: int | None = None
+    ) -> float: ...
 
     def metres(self, a: tuple[float, float], b: tuple[float, float]) -> float: ...
 
@@ -56,7 +58,9 @@ class TravelModel:
     def metres(self, a: tuple[float, float], b: tuple[float, float]) -> float:
         return haversine_m(a[0], a[1], b[0], b[1]) * self.detour(a[0], a[1])
 
-    def seconds(self, a: tuple[float, float], b: tuple[float, float], at_ms: int | None = None) -> float:
+    def seconds(
+        self, a: tuple[float, float], b: tuple[float, float], at_ms: int | None = None
+    ) -> float:
         return self.metres(a, b) / max(MIN_SPEED_MPS, self.speed(at_ms))
 
 
@@ -100,6 +104,6 @@ def matrix_seconds(
 ) -> list[list[int]]:
     """Whole-second travel-time matrix between ``points`` (what OR-Tools wants)."""
     return [
-        [0 if i == j else int(round(model.seconds(a, b, at_ms))) for j, b in enumerate(points)]
+        [0 if i == j else round(model.seconds(a, b, at_ms)) for j, b in enumerate(points)]
         for i, a in enumerate(points)
     ]

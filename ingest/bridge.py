@@ -1,0 +1,257 @@
+"""The MQTT -> Kafka bridge: at least once, nothing lost, nothing silently dropped.
+
+- subscribes at QoS 1 with a persistent session (fixed client id, clean_session off),
+  so the broker keeps what arrives while the bridge is down;
+- routes each message through :class:`ingest.router.Router` (adapters + validation);
+  bad input becomes a dead letter on ``ingest.deadletter`` with its reason;
+- acknowledges a message to the broker (paho manual acks) only after Kafka confirmed
+  every record it produced, so a crash between the two means redelivery, not loss;
+- bounds the messages in flight: when Kafka is slow, ``on_message`` blocks, the
+  broker holds the rest (backpressure instead of unbounded memory);
+- idempotent Kafka producer; paho and librdkafka both reconnect with backoff.
+
+Run: ``python -m ingest.bridge`` (the supervisor does this).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from confluent_kafka import KafkaError, Message, Producer
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ingest.metrics import BridgeMetrics
+from ingest.router import Router
+from ingest.routing import TOPIC_DEADLETTER, Outgoing
+from models.codec import encode
+from models.timeutil import now_ms
+
+log = logging.getLogger("fieldflow.bridge")
+
+SUBSCRIPTIONS = (
+    "fieldflow/engineers/+/location",
+    "fieldflow/devices/+/telemetry",
+    "owntracks/#",
+    "spBv1.0/#",
+)
+
+
+@dataclass
+class _Pending:
+    """One MQTT message waiting for its Kafka deliveries before it is acked."""
+
+    mid: int
+    qos: int
+    remaining: int
+    t0: float
+    records: list[Outgoing] = field(default_factory=list)
+
+
+@dataclass
+class BridgeConfig:
+    mqtt_url: str
+    kafka_bootstrap: str
+    client_id: str = "fieldflow-bridge"
+    username: str | None = None
+    password: str | None = None
+    max_in_flight: int = 5000
+    ready_file: str | None = None
+    producer_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class Bridge:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        router: Router | None = None,
+        metrics: BridgeMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.router = router or Router()
+        self.metrics = metrics or BridgeMetrics()
+        self._slots = threading.BoundedSemaphore(config.max_in_flight)
+        self._stop = threading.Event()
+        self.producer = Producer(
+            {
+                "bootstrap.servers": config.kafka_bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": max(100_000, config.max_in_flight * 4),
+                "message.timeout.ms": 30000,
+                "reconnect.backoff.ms": 100,
+                "reconnect.backoff.max.ms": 5000,
+                **config.producer_overrides,
+            }
+        )
+        url = urlparse(config.mqtt_url)
+        self._mqtt_host = url.hostname or "localhost"
+        self._mqtt_port = url.port or 1883
+        self.client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=config.client_id,
+            clean_session=False,
+            manual_ack=True,
+        )
+        if config.username:
+            self.client.username_pw_set(config.username, config.password)
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._connected = threading.Event()
+
+    # -- MQTT callbacks (paho network thread) -------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.error("MQTT connect refused: %s", reason)
+            return
+        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        log.info(
+            "MQTT connected to %s:%s, subscribed to %s",
+            self._mqtt_host,
+            self._mqtt_port,
+            ", ".join(SUBSCRIPTIONS),
+        )
+        self._connected.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("MQTT disconnected (%s); reconnecting with backoff", reason)
+
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        received = now_ms()
+        self.metrics.received.inc()
+        # Backpressure: wait for a slot; the broker keeps the rest meanwhile.
+        while not self._slots.acquire(timeout=1.0):
+            if self._stop.is_set():
+                return
+        result = self.router.route(msg.topic, msg.payload, received)
+        for cmd_topic, cmd_payload in result.commands:
+            client.publish(cmd_topic, cmd_payload, qos=0)
+        records = list(result.records)
+        if result.dead is not None:
+            self.metrics.dead_lettered(result.dead.reason)
+            records.append(Outgoing(TOPIC_DEADLETTER, msg.topic[:256], encode(result.dead)))
+        if not records:
+            self._finish(msg.mid, msg.qos)
+            return
+        pending = _Pending(msg.mid, msg.qos, len(records), time.monotonic(), records)
+        self.metrics.in_flight.inc()
+        for rec in records:
+            self._produce(rec, pending)
+
+    # -- Kafka ---------------------------------------------------------------
+    def _produce(self, rec: Outgoing, pending: _Pending) -> None:
+        def delivered(err: KafkaError | None, _m: Message) -> None:
+            if err is not None:
+                log.warning("Kafka delivery to %s failed (%s); retrying", rec.topic, err)
+                self.metrics.retries.inc()
+                time.sleep(0.5)
+                self._produce(rec, pending)
+                return
+            if rec.topic != TOPIC_DEADLETTER:
+                self.metrics.published.inc()
+            pending.remaining -= 1
+            if pending.remaining == 0:
+                self.metrics.in_flight.dec()
+                self.metrics.latency.observe((time.monotonic() - pending.t0) * 1000)
+                self._finish(pending.mid, pending.qos)
+
+        while True:
+            try:
+                self.producer.produce(rec.topic, rec.value, key=rec.key, on_delivery=delivered)
+                return
+            except BufferError:
+                self.producer.poll(0.05)  # local queue full: serve callbacks, then retry
+
+    def _finish(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            self.client.ack(mid, qos)
+        self._slots.release()
+
+    def _poll_kafka(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.05)
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        self.producer.list_topics(timeout=30)  # fail fast if Kafka is unreachable
+        self._poller = threading.Thread(target=self._poll_kafka, name="kafka-poll", daemon=True)
+        self._poller.start()
+        self.client.connect_async(self._mqtt_host, self._mqtt_port, keepalive=30)
+        self.client.loop_start()
+        if not self._connected.wait(30):
+            raise TimeoutError(f"MQTT broker at {self.config.mqtt_url} did not accept us in 30s")
+        if self.config.ready_file:
+            with open(self.config.ready_file, "w") as fh:  # noqa: PTH123
+                fh.write(str(now_ms()))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.client.disconnect()
+        self.client.loop_stop()
+        remaining = self.producer.flush(10)
+        if remaining:
+            log.error(
+                "%d Kafka records not confirmed at shutdown (their MQTT messages were not "
+                "acked and will be redelivered)",
+                remaining,
+            )
+
+    def run_forever(self) -> None:
+        self.start()
+        log.info(
+            "bridge running: MQTT %s -> Kafka %s", self.config.mqtt_url, self.config.kafka_bootstrap
+        )
+        last = time.monotonic()
+        while not self._stop.wait(1.0):
+            if time.monotonic() - last >= 30:
+                last = time.monotonic()
+                log.info("bridge: %s", self.metrics.summary())
+
+
+def main() -> None:
+    from stack.logs import setup_logging
+    from stack.settings import get_settings
+
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    bridge = Bridge(
+        BridgeConfig(
+            mqtt_url=settings.resolved_mqtt_url,
+            kafka_bootstrap=settings.resolved_kafka_bootstrap,
+            username=settings.mqtt_bridge_user if settings.mqtt_auth else None,
+            password=settings.mqtt_bridge_password if settings.mqtt_auth else None,
+            max_in_flight=settings.bridge_max_in_flight,
+            ready_file=str(settings.run_dir / "bridge.ready"),
+        ),
+        router=Router.from_settings(settings.owntracks_devices),
+    )
+
+    def _term(_s: int, _f: object) -> None:
+        bridge._stop.set()
+
+    signal.signal(signal.SIGTERM, _term)
+    signal.signal(signal.SIGINT, _term)
+    try:
+        bridge.run_forever()
+    finally:
+        bridge.stop()
+        log.info("bridge stopped: %s", bridge.metrics.summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""What an adapter returns: records bound for Kafka, or a dead letter with its reason.
+
+Every rejection carries a ``RejectKind``: a short, stable class used as the Prometheus
+label of the dead-letter counter (free-text reasons would explode label cardinality),
+while the human reason with the details goes into the dead letter itself.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models.messages import DeadLetter
+
+TOPIC_POSITIONS = "telemetry.positions"
+TOPIC_READINGS = "telemetry.readings"
+TOPIC_DEADLETTER = "ingest.deadletter"
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One Kafka record: topic, key (engineer or device id) and encoded value."""
+
+    topic: str
+    key: str
+    value: bytes
+
+
+class RejectKind(StrEnum):
+    """Why a message went to the dead-letter topic, as a bounded set of classes."""
+
+    NO_ROUTE = "no_route"  # no adapter for the topic, or a malformed topic
+    TOO_LARGE = "too_large"  # payload, metric count or state limits exceeded
+    MALFORMED = "malformed"  # not JSON / not protobuf / wrong shape
+    INVALID = "invalid"  # well-formed but fails validation (ranges, timestamps, ids)
+    UNKNOWN_DEVICE = "unknown_device"  # OwnTracks user/device not in the directory
+    UNSUPPORTED = "unsupported"  # a known format's message type that is not telemetry
+    SPARKPLUG_STATE = "sparkplug_state"  # unknown alias / no birth: rebirth requested
+    STALE = "stale"  # e.g. an NDEATH from an earlier session (bdSeq mismatch)
+    RATE_LIMITED = "rate_limited"  # the device exceeded its token bucket
+    INTERNAL = "internal"  # a bug: an unexpected exception while routing
+
+
+class Rejected(ValueError):
+    """Raised by adapters for input that must go to the dead-letter topic."""
+
+    def __init__(self, reason: str, kind: RejectKind = RejectKind.INVALID) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def dead_letter(topic: str, payload: bytes, reason: str, received_at: int) -> DeadLetter:
+    return DeadLetter(
+        topic=topic[:512],
+        payload_b64=base64.b64encode(payload).decode(),
+        reason=(reason or "rejected")[:500],
+        received_at=received_at,
+    )

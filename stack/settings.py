@@ -1,0 +1,107 @@
+"""The one settings object (env prefix ``FIELDFLOW_``); no other module reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TOPICS = (
+    "telemetry.positions",
+    "telemetry.readings",
+    "ingest.deadletter",
+    "events.geofence",
+    "events.eta",
+    "events.alerts",
+    "events.workorders",
+)
+
+
+class Settings(BaseSettings):
+    """Every knob of FieldFlow. A URL given here means "use that service, don't start one"."""
+
+    model_config = SettingsConfigDict(env_prefix="FIELDFLOW_", extra="ignore")
+
+    home: Path = Field(default=Path(".fieldflow"), description="state, data dirs, logs")
+    host: str = "127.0.0.1"
+
+    # External services: set to use them instead of the embedded ones.
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    mqtt_url: str | None = None
+
+    # Ports of the embedded services.
+    postgres_port: int = 55432
+    kafka_port: int = 19092
+    mqtt_port: int = 11883
+    api_port: int = 8000
+
+    # Kafka
+    partitions: int = Field(default=4, ge=1, le=256)
+    topic_partitions: dict[str, int] = Field(default_factory=dict)
+    # MQTT
+    mqtt_broker: str = Field(default="auto", pattern="^(auto|mosquitto|amqtt)$")
+    mqtt_auth: bool = False
+    mqtt_bridge_user: str = "fieldflow-bridge"
+    mqtt_bridge_password: str | None = None
+    bridge_max_in_flight: int = Field(default=5000, ge=1)
+    owntracks_devices: dict[str, str] = Field(
+        default_factory=dict, description='"user/device" -> engineer id'
+    )
+
+    # Streams
+    worker_batch_size: int = Field(default=2000, ge=1)
+    worker_batch_seconds: float = Field(default=0.2, gt=0)
+    fault_model_path: Path | None = None
+
+    # API
+    admin_token: str | None = None
+    db_pool_size: int = Field(default=8, ge=1)
+
+    # Supervisor
+    start_timeout_s: float = 60.0
+    log_level: str = "INFO"
+    simulate: bool = Field(default=False, description="run the live simulator with `up`")
+
+    # Derived -----------------------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        return self.home if self.home.is_absolute() else (Path.cwd() / self.home)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home_dir / "logs"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or (
+            f"postgresql://postgres@{self.host}:{self.postgres_port}/fieldflow"
+        )
+
+    @property
+    def resolved_kafka_bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def resolved_mqtt_url(self) -> str:
+        return self.mqtt_url or f"mqtt://{self.host}:{self.mqtt_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    def partitions_for(self, topic: str) -> int:
+        return self.topic_partitions.get(topic, self.partitions)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

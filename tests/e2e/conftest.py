@@ -1,0 +1,149 @@
+"""Session fixture: the real embedded stack (PostgreSQL, tansu, MQTT broker, bridge,
+faust worker, API) started with ``fieldflow up --detach`` on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from confluent_kafka import Consumer
+from paho.mqtt.enums import CallbackAPIVersion
+
+from stack.procs import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Stack:
+    def __init__(self, home: Path, env: dict[str, str], status: dict[str, Any]) -> None:
+        self.home = home
+        self.env = env
+        self.status = status
+        self.api_url: str = status["api_url"]
+        self.admin_token: str = status["admin_token"]
+        self.kafka: str = status["kafka_bootstrap"]
+        self.database_url: str = status["database_url"]
+        host, port = status["mqtt_url"].removeprefix("mqtt://").split(":")
+        self.mqtt_host, self.mqtt_port = host, int(port)
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "stack.cli", *args],
+            env=self.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.admin_token}"}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=10)
+
+    def mqtt_client(self, client_id: str | None = None) -> mqtt.Client:
+        c = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
+        )
+        c.connect(self.mqtt_host, self.mqtt_port)
+        c.loop_start()
+        return c
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
+        c = self.mqtt_client()
+        try:
+            c.publish(topic, payload, qos=qos).wait_for_publish(10)
+        finally:
+            c.loop_stop()
+            c.disconnect()
+
+    def consume(self, topic: str, *, until: Any, timeout_s: float = 30) -> list[Any]:
+        """Read ``topic`` from the beginning until ``until(messages)`` is true."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.kafka,
+                "group.id": f"test-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 6000,
+                "max.poll.interval.ms": 10000,
+            }
+        )
+        consumer.subscribe([topic])
+        got: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline and not until(got):
+                msg = consumer.poll(0.5)
+                if msg is not None and msg.error() is None:
+                    got.append(msg)
+        finally:
+            consumer.close()
+        return got
+
+
+def wait_until(check: Any, timeout_s: float = 30, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met in {timeout_s}s (last value: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("fieldflow-home")
+    env = {
+        **os.environ,
+        "FIELDFLOW_HOME": str(home),
+        "FIELDFLOW_POSTGRES_PORT": str(free_port()),
+        "FIELDFLOW_KAFKA_PORT": str(free_port()),
+        "FIELDFLOW_MQTT_PORT": str(free_port()),
+        "FIELDFLOW_API_PORT": str(free_port()),
+    }
+    up = subprocess.run(
+        [sys.executable, "-m", "stack.cli", "up", "--detach"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if up.returncode != 0:
+        log = home / "logs" / "supervisor.log"
+        pytest.fail(f"fieldflow up failed: {up.stderr}\n{log.read_text() if log.exists() else ''}")
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "stack.cli", "status", "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    s = Stack(home, env, status)
+    try:
+        yield s
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "stack.cli", "down"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
