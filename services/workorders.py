@@ -1,0 +1,321 @@
+"""Work-order use-cases shared by the API and the streams (DESIGN.md §2 services/).
+
+Each function takes its store connection and publisher as keyword arguments. All
+writes are idempotent where a message may be redelivered: creation by
+``idempotency_key``, transitions by ``event_key``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+
+from models.messages import WorkOrderEvent
+from models.timeutil import now_ms, to_datetime
+from models.workorder import DomainError, Priority, Status, transition
+from services.publisher import Publisher
+
+TOPIC = "events.workorders"
+
+# The timestamp column each status stamps on the order.
+_STAMP = {
+    Status.ASSIGNED: "assigned_at",
+    Status.ACCEPTED: "accepted_at",
+    Status.EN_ROUTE: "en_route_at",
+    Status.ON_SITE: "checkin_at",
+    Status.COMPLETED: "completed_at",
+    Status.SIGNED_OFF: "signed_off_at",
+    Status.CLOSED: "closed_at",
+}
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class Assignment(BaseModel):
+    """What an engineer's phone receives on its inbox."""
+
+    type: str = "assignment"
+    work_order_id: str
+    title: str
+    priority: str
+    site_id: str | None
+    lat: float | None
+    lon: float | None
+    sla_due: datetime | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    title: str
+    priority: Priority = Priority.P3
+    order_type: str = "repair"
+    description: str = ""
+    customer_id: str | None = None
+    site_id: str | None = None
+    asset_id: str | None = None
+    required_skills: tuple[str, ...] = ()
+    required_parts: dict[str, int] | None = None
+    fault_type: str | None = None
+    alert_id: int | None = None
+    sla_due_ms: int | None = None
+    idempotency_key: str | None = None
+
+
+_SELECT = "SELECT * FROM work_orders WHERE id = %s"
+_SELECT_FOR_UPDATE = "SELECT * FROM work_orders WHERE id = %s FOR UPDATE"
+
+
+def new_order_id() -> str:
+    return f"WO-{secrets.token_hex(5).upper()}"
+
+
+async def _fetch(
+    conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchone()
+
+
+async def get_order(
+    conn: AsyncConnection[Any], work_order_id: str, *, lock: bool = False
+) -> dict[str, Any]:
+    row = await _fetch(
+        conn,
+        _SELECT_FOR_UPDATE if lock else _SELECT,
+        (work_order_id,),
+    )
+    if row is None:
+        raise NotFound(f"work order {work_order_id!r} not found")
+    return row
+
+
+async def create_order(
+    order: NewOrder,
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    actor: str,
+    ts_ms: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Create an order (status ``new``); returns ``(row, created)``.
+
+    With an ``idempotency_key`` a second call returns the first order, unchanged.
+    """
+    ts = to_datetime(ts_ms or now_ms())
+    async with conn.transaction():
+        if order.idempotency_key:
+            existing = await _fetch(
+                conn,
+                "SELECT * FROM work_orders WHERE idempotency_key = %s",
+                (order.idempotency_key,),
+            )
+            if existing:
+                return existing, False
+        customer_id = order.customer_id
+        if customer_id is None and order.site_id:
+            site = await _fetch(
+                conn, "SELECT customer_id FROM sites WHERE id = %s", (order.site_id,)
+            )
+            customer_id = site["customer_id"] if site else None
+        row = await _fetch(
+            conn,
+            """
+            INSERT INTO work_orders (id, order_type, status, priority, title, description,
+                customer_id, site_id, asset_id, required_skills, required_parts, fault_type,
+                alert_id, sla_due, idempotency_key, created_at, updated_at)
+            VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING *
+            """,
+            (
+                new_order_id(),
+                order.order_type,
+                order.priority.value,
+                order.title,
+                order.description,
+                customer_id,
+                order.site_id,
+                order.asset_id,
+                list(order.required_skills),
+                Jsonb(order.required_parts or {}),
+                order.fault_type,
+                order.alert_id,
+                to_datetime(order.sla_due_ms) if order.sla_due_ms else None,
+                order.idempotency_key,
+                ts,
+                ts,
+            ),
+        )
+        if row is None:  # a concurrent creator won the race on the idempotency key
+            existing = await _fetch(
+                conn,
+                "SELECT * FROM work_orders WHERE idempotency_key = %s",
+                (order.idempotency_key,),
+            )
+            assert existing is not None
+            return existing, False
+        await conn.execute(
+            "INSERT INTO work_order_events (work_order_id, from_status, to_status, ts, actor,"
+            " reason,"
+            " event_key) VALUES (%s, NULL, 'new', %s, %s, %s, %s)",
+            (row["id"], ts, actor, "created", f"{row['id']}:created"),
+        )
+    await publisher.event(
+        TOPIC,
+        row["id"],
+        WorkOrderEvent(
+            work_order_id=row["id"],
+            from_status=None,
+            to_status="new",
+            ts=int(ts.timestamp() * 1000),
+            actor=actor,
+            reason="created",
+            details={
+                "priority": row["priority"],
+                "site_id": row["site_id"],
+                "asset_id": row["asset_id"],
+                "title": row["title"],
+            },
+        ),
+    )
+    return row, True
+
+
+async def checklist_complete(conn: AsyncConnection[Any], order: dict[str, Any]) -> bool:
+    """Every required item of the order type's template has an answer."""
+    row = await _fetch(
+        conn,
+        """
+        SELECT count(*) FILTER (
+            WHERE (item ->> 'required')::boolean AND a.item_id IS NULL) AS missing
+        FROM checklist_templates t, jsonb_array_elements(t.items) AS item
+        LEFT JOIN checklist_answers a ON a.work_order_id = %s AND a.item_id = item ->> 'id'
+        WHERE t.order_type = %s
+        """,
+        (order["id"], order["order_type"]),
+    )
+    return row is None or int(row["missing"] or 0) == 0
+
+
+async def transition_order(
+    work_order_id: str,
+    target: Status,
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    actor: str,
+    reason: str = "",
+    engineer_id: str | None = None,
+    ts_ms: int | None = None,
+    event_key: str | None = None,
+    manual_on_site: bool = False,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Move an order through the state machine; store the event; publish it.
+
+    ``event_key`` makes the call idempotent: the same key twice changes nothing.
+    Raises ``IllegalTransition`` (409) for a move the lifecycle does not allow.
+    """
+    ts = to_datetime(ts_ms or now_ms())
+    async with conn.transaction():
+        order = await get_order(conn, work_order_id, lock=True)
+        if event_key and await _fetch(
+            conn, "SELECT 1 AS x FROM work_order_events WHERE event_key = %s", (event_key,)
+        ):
+            return order
+        current = Status(order["status"])
+        engineer = engineer_id or order["engineer_id"]
+        complete = target != Status.COMPLETED or await checklist_complete(conn, order)
+        new_status = transition(
+            current,
+            target,
+            engineer_id=engineer,
+            reason=reason,
+            checklist_complete=complete,
+            manual_on_site=manual_on_site,
+        )
+        sets = ["status = %s", "updated_at = %s"]
+        params: list[Any] = [new_status.value, ts]
+        if target == Status.ASSIGNED:
+            sets.append("engineer_id = %s")
+            params.append(engineer)
+        if target == Status.REJECTED:
+            sets.append("engineer_id = NULL")
+        stamp = _STAMP.get(target)
+        if stamp:
+            sets.append(f"{stamp} = %s")
+            params.append(ts)
+        row = await _fetch(
+            conn,
+            f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608 - column names from _STAMP
+            (*params, work_order_id),
+        )
+        assert row is not None
+        await conn.execute(
+            "INSERT INTO work_order_events (work_order_id, from_status, to_status, ts, actor,"
+            " reason,"
+            " details, event_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                work_order_id,
+                current.value,
+                target.value,
+                ts,
+                actor,
+                reason,
+                Jsonb({"engineer_id": engineer, **(details or {})}),
+                event_key,
+            ),
+        )
+    await publisher.event(
+        TOPIC,
+        work_order_id,
+        WorkOrderEvent(
+            work_order_id=work_order_id,
+            from_status=current.value,
+            to_status=target.value,
+            ts=int(ts.timestamp() * 1000),
+            actor=actor,
+            reason=reason,
+            engineer_id=row["engineer_id"] or engineer,
+            details=details or {},
+        ),
+    )
+    if target == Status.ASSIGNED and engineer:
+        await notify_assignment(row, conn=conn, publisher=publisher)
+    return row
+
+
+async def notify_assignment(
+    order: dict[str, Any], *, conn: AsyncConnection[Any], publisher: Publisher
+) -> None:
+    site = None
+    if order["site_id"]:
+        site = await _fetch(conn, "SELECT lat, lon FROM sites WHERE id = %s", (order["site_id"],))
+    await publisher.to_engineer(
+        order["engineer_id"],
+        Assignment(
+            work_order_id=order["id"],
+            title=order["title"],
+            priority=order["priority"],
+            site_id=order["site_id"],
+            lat=site["lat"] if site else None,
+            lon=site["lon"] if site else None,
+            sla_due=order["sla_due"],
+            description=order["description"],
+        ),
+    )

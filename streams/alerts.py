@@ -1,0 +1,286 @@
+"""Threshold rules and deduplicated alerts (pure: no I/O, no wall clock).
+
+Rules are data, one line each, per asset model::
+
+    temperature > 90 for 60s clear at 85 after 120s severity critical as overheating
+    vibration_rms > 7
+
+``metric op value`` (op one of ``> >= < <=``), then optional clauses in this order:
+``for N[s|m|h]`` (the condition must hold that long in event time before opening),
+``clear at V`` (hysteresis: normal only once the value is back beyond V; default the
+threshold itself), ``after N[s|m|h]`` (how long it must stay normal to clear, default
+``AlertConfig.clear_after_s``), ``severity S``, ``as FAULT`` (default
+``<metric>_high`` / ``<metric>_low``).
+
+One incident gives one alert: at most one open alert per (device, fault type), with the
+dedup key ``f"{device}:{fault}:{start_ts}"`` (start of the violating run, event time).
+Repeats while open give UPDATED at most every ``update_interval_s`` (or at once when the
+severity rises); it clears after the value stays normal for the clear time; a later
+violation opens a new alert with a new key. Each (device, fault) keeps its recent samples
+sorted by event time, so out-of-order and duplicated readings are evaluated where they
+belong and can never open a second alert for the same run. Predictions go through the
+same machinery (``process_prediction``); silence beyond a device's timeout raises an
+``offline`` alert in ``sweep(now_ms)``, cleared by its next reading.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from models.messages import AlertEvent, AlertState, Reading, Severity
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_NUM = r"-?\d+(?:\.\d+)?"
+_DUR = rf"({_NUM})\s*(s|m|h)?"
+_RULE = re.compile(
+    rf"^\s*(?P<metric>[A-Za-z0-9_./:-]{{1,64}})\s*(?P<op>>=|<=|>|<)\s*(?P<value>{_NUM})"
+    rf"(?:\s+for\s+(?P<for>{_DUR}))?(?:\s+clear\s+at\s+(?P<clear_at>{_NUM}))?"
+    rf"(?:\s+after\s+(?P<after>{_DUR}))?(?:\s+severity\s+(?P<severity>[a-z]+))?"
+    rf"(?:\s+as\s+(?P<fault>[A-Za-z0-9_.:-]{{1,64}}))?\s*$")
+_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0}
+VIOLATING, HOLD, NORMAL = 1, 0, -1
+
+
+class RuleSyntaxError(ValueError):
+    """A rule line that does not follow the grammar in this module's docstring."""
+
+
+def _seconds(text: str) -> float:
+    m = re.fullmatch(_DUR, text.strip())
+    assert m is not None
+    return float(m.group(1)) * _UNIT[m.group(2) or "s"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    op: str
+    threshold: float
+    fault_type: str
+    for_s: float = 0.0
+    clear_at: float | None = None
+    clear_after_s: float | None = None
+    severity: Severity = Severity.WARNING
+    kind: str = "rule"
+
+    def classify(self, value: float) -> int:
+        """VIOLATING, NORMAL, or HOLD (between threshold and clear level: neither)."""
+        test = _OPS[self.op]
+        if test(value, self.threshold):
+            return VIOLATING
+        if self.clear_at is not None and test(value, self.clear_at):
+            return HOLD
+        return NORMAL
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.op} {self.threshold:g}" + (
+            f" for {self.for_s:g}s" if self.for_s else "")
+
+
+def parse_rule(text: str) -> Rule:
+    m = _RULE.match(text)
+    if m is None:
+        raise RuleSyntaxError(f"cannot parse rule {text[:80]!r}")
+    op, metric = m["op"], m["metric"]
+    try:
+        severity = Severity(m["severity"] or "warning")
+    except ValueError:
+        raise RuleSyntaxError(f"unknown severity {m['severity']!r} in {text[:80]!r}") from None
+    return Rule(
+        metric=metric, op=op, threshold=float(m["value"]),
+        fault_type=m["fault"] or f"{metric}_{'high' if op.startswith('>') else 'low'}",
+        for_s=_seconds(m["for"]) if m["for"] else 0.0,
+        clear_at=float(m["clear_at"]) if m["clear_at"] else None,
+        clear_after_s=_seconds(m["after"]) if m["after"] else None,
+        severity=severity)
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """Rules per asset model; the ``"*"`` entry applies to every model."""
+
+    rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: Mapping[str, Iterable[str]]) -> RuleBook:
+        return cls({model: tuple(parse_rule(line) for line in lines)
+                    for model, lines in spec.items()})
+
+    def rules_for(self, asset_model: str | None) -> tuple[Rule, ...]:
+        own = self.rules.get(asset_model, ()) if asset_model else ()
+        return own + self.rules.get("*", ())
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    clear_after_s: float = 120.0
+    update_interval_s: float = 300.0
+    lateness_s: float = 300.0  # how far back a late reading is still evaluated
+    offline_timeout_s: float = 900.0
+    offline_severity: Severity = Severity.MAJOR
+    p_open: float = 0.7
+    p_clear: float = 0.4
+    prediction_clear_s: float = 3600.0
+
+
+@dataclass
+class _Device:
+    asset_model: str | None = None
+    asset_id: str | None = None
+    timeout_s: float | None = None
+    last_ts: int | None = None
+    offline_key: str | None = None
+
+
+@dataclass
+class _Track:
+    samples: list[tuple[int, int, float]] = field(default_factory=list)  # (ts, class, value)
+    key: str | None = None  # dedup key of the open alert
+    last_update_ts: int = 0
+    severity: Severity = Severity.WARNING
+    count: int = 0
+    peak: float | None = None
+
+
+class AlertProcessor:
+    """One open alert per (device, fault type); ``process`` returns alert events."""
+
+    def __init__(self, rulebook: RuleBook, config: AlertConfig | None = None) -> None:
+        self.rulebook = rulebook
+        self.config = config or AlertConfig()
+        self._devices: dict[str, _Device] = {}
+        self._tracks: dict[tuple[str, str], _Track] = {}
+
+    def register_device(
+        self, device_id: str, asset_model: str | None = None, asset_id: str | None = None,
+        offline_timeout_s: float | None = None,
+    ) -> None:
+        d = self._devices.setdefault(device_id, _Device())
+        d.asset_model, d.asset_id, d.timeout_s = asset_model, asset_id, offline_timeout_s
+
+    def adopt(self, event: AlertEvent) -> None:
+        """Mark an alert stored as open (after a restart) so it is updated, not re-opened."""
+        track = self._tracks.setdefault((event.device_id, event.fault_type), _Track())
+        track.key, track.severity, track.last_update_ts = event.dedup_key, event.severity, event.ts
+        if event.kind == "offline":
+            self._devices.setdefault(event.device_id, _Device()).offline_key = event.dedup_key
+
+    def open_keys(self) -> dict[tuple[str, str], str]:
+        keys = {k: t.key for k, t in self._tracks.items() if t.key}
+        for dev_id, d in self._devices.items():
+            if d.offline_key:
+                keys[(dev_id, "offline")] = d.offline_key
+        return keys
+
+    def process(self, reading: Reading) -> list[AlertEvent]:
+        dev = self._devices.setdefault(reading.device_id, _Device())
+        out: list[AlertEvent] = []
+        if dev.last_ts is None or reading.ts > dev.last_ts:
+            dev.last_ts = reading.ts
+            if dev.offline_key is not None:
+                out.append(self._event(reading.device_id, "offline", "offline", dev.offline_key,
+                                       AlertState.CLEARED, ts=reading.ts, value=None,
+                                       severity=self.config.offline_severity,
+                                       message="device reporting again"))
+                dev.offline_key = None
+        for rule in self.rulebook.rules_for(dev.asset_model):
+            value = reading.metrics.get(rule.metric)
+            if value is not None:
+                out += self._evaluate(reading.device_id, rule, reading.ts, value,
+                                      severity=rule.severity)
+        return out
+
+    def process_prediction(self, device_id: str, ts: int, p_fail: float,
+                           rul_h: float | None = None,
+                           fault_type: str = "predicted_failure") -> list[AlertEvent]:
+        """A fault-model output: opens at ``p_open``, clears below ``p_clear`` for a while."""
+        cfg = self.config
+        rule = Rule("p_fail", ">=", cfg.p_open, fault_type, clear_at=cfg.p_clear,
+                    clear_after_s=cfg.prediction_clear_s, kind="prediction")
+        severe = p_fail >= 0.9 or (rul_h is not None and rul_h < 24)
+        return self._evaluate(device_id, rule, ts, p_fail, rul_h=rul_h,
+                              severity=Severity.CRITICAL if severe else Severity.MAJOR)
+
+    def sweep(self, now_ms: int) -> list[AlertEvent]:
+        """``offline`` alerts for devices silent longer than their timeout at ``now_ms``."""
+        out = []
+        for dev_id, d in self._devices.items():
+            timeout = d.timeout_s if d.timeout_s is not None else self.config.offline_timeout_s
+            if d.last_ts is None or d.offline_key or now_ms - d.last_ts <= timeout * 1000:
+                continue
+            d.offline_key = f"{dev_id}:offline:{now_ms}"
+            out.append(self._event(
+                dev_id, "offline", "offline", d.offline_key, AlertState.OPENED, ts=now_ms,
+                severity=self.config.offline_severity, value=None,
+                message=f"silent for {(now_ms - d.last_ts) / 1000:.0f}s",
+                details={"last_seen_ts": d.last_ts}))
+        return out
+
+    def _evaluate(self, device_id: str, rule: Rule, ts: int, value: float, *,
+                  severity: Severity, rul_h: float | None = None) -> list[AlertEvent]:
+        t = self._tracks.setdefault((device_id, rule.fault_type), _Track())
+        s = t.samples
+        latest = s[-1][0] if s else ts
+        clear_s = self.config.clear_after_s if rule.clear_after_s is None else rule.clear_after_s
+        horizon_ms = (max(rule.for_s, clear_s) + self.config.lateness_s) * 1000
+        i = bisect_left(s, ts, key=lambda x: x[0])
+        if ts < latest - horizon_ms or (i < len(s) and s[i][0] == ts):
+            return []  # too late to place, or a duplicate
+        cls = rule.classify(value)
+        s.insert(i, (ts, cls, value))
+        now = s[-1][0]
+        while s[0][0] < now - horizon_ms:
+            s.pop(0)
+        run_cls, run_start = s[-1][1], s[-1][0]
+        for sample in reversed(s):
+            if sample[1] != run_cls:
+                break
+            run_start = sample[0]
+        extra = {"rule": rule.describe(), "metric": rule.metric, **(
+            {"rul_h": rul_h} if rul_h is not None else {})}
+        if t.key is None:
+            if run_cls == VIOLATING and now - run_start >= rule.for_s * 1000:
+                t.key = f"{device_id}:{rule.fault_type}:{run_start}"
+                t.last_update_ts, t.severity, t.count, t.peak = now, severity, 1, value
+                return [self._event(
+                    device_id, rule.fault_type, rule.kind, t.key, AlertState.OPENED, ts=now,
+                    severity=severity, message=f"{rule.describe()}: {value:g}", value=value,
+                    details={**extra, "since_ts": run_start})]
+            return []
+        if run_cls == NORMAL and now - run_start >= clear_s * 1000:
+            key, t.key = t.key, None
+            return [self._event(
+                device_id, rule.fault_type, rule.kind, key, AlertState.CLEARED, ts=now,
+                severity=t.severity, message=f"normal since {run_start}", value=value,
+                details={**extra, "count": t.count, "peak": t.peak})]
+        if cls != VIOLATING:
+            return []
+        t.count += 1
+        better = rule.op.startswith(">") == (value > (t.peak if t.peak is not None else value))
+        t.peak = value if t.peak is None or better else t.peak
+        rises = _rank(severity) > _rank(t.severity)
+        if ts < now or (ts - t.last_update_ts < self.config.update_interval_s * 1000 and not rises):
+            return []
+        t.last_update_ts, t.severity = ts, max(severity, t.severity, key=_rank)
+        return [self._event(
+            device_id, rule.fault_type, rule.kind, t.key, AlertState.UPDATED, ts=ts,
+            severity=t.severity, message=f"{rule.describe()}: {value:g}", value=value,
+            details={**extra, "count": t.count, "peak": t.peak})]
+
+    def _event(self, device_id: str, fault: str, kind: str, key: str, state: AlertState, *,
+               ts: int, severity: Severity, message: str, value: float | None,
+               details: dict[str, object] | None = None) -> AlertEvent:
+        dev = self._devices.get(device_id)
+        return AlertEvent(
+            device_id=device_id, asset_id=dev.asset_id if dev else None, fault_type=fault,
+            kind=kind, severity=severity, dedup_key=key, state=state, ts=ts, message=message,
+            value=value, details=details or {})
+
+
+def _rank(severity: Severity) -> int:
+    return list(Severity).index(severity)
