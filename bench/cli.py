@@ -1,0 +1,27 @@
+"""``fieldflow bench NAME [options]``: each benchmark lives in ``bench/NAME.py``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {
+    "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help") or args[0] not in BENCHES:
+        print("usage: fieldflow bench NAME [options]   (fieldflow bench NAME --help)\n")
+        for name, text in BENCHES.items():
+            print(f"  {name:10} {text}")
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    rest = args[1:]
+    if "--out-dir" not in rest and not {"-h", "--help"} & set(rest):
+        from stack.settings import get_settings
+
+        rest += ["--out-dir", str(get_settings().home_dir / "bench")]
+    module = importlib.import_module(f"bench.{args[0]}")
+    result: int = module.main(rest)
+    return result
