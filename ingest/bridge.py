@@ -28,20 +28,12 @@ from confluent_kafka import KafkaError, Message, Producer
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ingest.metrics import BridgeMetrics
-from ingest.router import Router
+from ingest.router import SUBSCRIPTIONS, Router
 from ingest.routing import TOPIC_DEADLETTER, Outgoing
 from models.codec import encode
 from models.timeutil import now_ms
 
 log = logging.getLogger("fieldflow.bridge")
-
-SUBSCRIPTIONS = (
-    "fieldflow/engineers/+/location",
-    "fieldflow/devices/+/telemetry",
-    "owntracks/#",
-    "spBv1.0/#",
-)
-
 
 @dataclass
 class _Pending:
@@ -63,6 +55,7 @@ class BridgeConfig:
     password: str | None = None
     max_in_flight: int = 5000
     ready_file: str | None = None
+    metrics_port: int | None = None
     producer_overrides: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,7 +135,7 @@ class Bridge:
             client.publish(cmd_topic, cmd_payload, qos=0)
         records = list(result.records)
         if result.dead is not None:
-            self.metrics.dead_lettered(result.dead.reason)
+            self.metrics.dead_lettered(result.dead_kind.value if result.dead_kind else "other")
             records.append(Outgoing(TOPIC_DEADLETTER, msg.topic[:256], encode(result.dead)))
         if not records:
             self._finish(msg.mid, msg.qos)
@@ -186,6 +179,31 @@ class Bridge:
             self.producer.poll(0.05)
 
     # -- lifecycle -----------------------------------------------------------
+    def serve_metrics(self, host: str, port: int) -> None:
+        """``GET /metrics`` in Prometheus text format, on a small thread server."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        metrics = self.metrics
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/metrics":
+                    self.send_error(404, "only /metrics here")
+                    return
+                body = metrics.render_prometheus().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+        log.info("bridge metrics on http://%s:%d/metrics", host, port)
+
     def start(self) -> None:
         self.producer.list_topics(timeout=30)  # fail fast if Kafka is unreachable
         self._poller = threading.Thread(target=self._poll_kafka, name="kafka-poll", daemon=True)
@@ -238,8 +256,11 @@ def main() -> None:
             max_in_flight=settings.bridge_max_in_flight,
             ready_file=str(settings.run_dir / "bridge.ready"),
         ),
-        router=Router.from_settings(settings.owntracks_devices),
+        router=Router.from_settings(settings.owntracks_devices,
+                                    rate_per_s=settings.device_rate_limit_per_s,
+                                    burst=settings.device_rate_burst),
     )
+    bridge.serve_metrics(settings.host, settings.bridge_metrics_port)
 
     def _term(_s: int, _f: object) -> None:
         bridge._stop.set()

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     mqtt_bridge_user: str = "fieldflow-bridge"
     mqtt_bridge_password: str | None = None
     bridge_max_in_flight: int = Field(default=5000, ge=1)
+    bridge_metrics_port: int = 9108
+    device_rate_limit_per_s: float | None = Field(
+        default=None, gt=0, description="per device/phone; excess goes to the dead letter"
+    )
+    device_rate_burst: float | None = Field(default=None, gt=0)
     owntracks_devices: dict[str, str] = Field(
         default_factory=dict, description='"user/device" -> engineer id'
     )
@@ -57,6 +62,16 @@ class Settings(BaseSettings):
     worker_batch_size: int = Field(default=2000, ge=1)
     worker_batch_seconds: float = Field(default=0.2, gt=0)
     fault_model_path: Path | None = None
+    geofence_dwell_s: float = Field(default=60.0, ge=0)
+    geofence_exit_margin_m: float = Field(default=50.0, ge=0)
+    geofence_lateness_s: float = Field(default=90.0, ge=0)
+    geofence_max_accuracy_m: float = Field(default=100.0, gt=0)
+    engineer_offline_after_s: float = Field(default=300.0, gt=0)
+    accept_within_s: dict[str, int] = Field(
+        default_factory=lambda: {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600},
+        description="escalate an assigned order not accepted within this (event time)",
+    )
+    refresh_s: float = Field(default=5.0, gt=0, description="how often agents reload sites/orders")
 
     # API
     admin_token: str | None = None

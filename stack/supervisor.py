@@ -78,6 +78,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "FIELDFLOW_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap,
         "FIELDFLOW_MQTT_URL": settings.resolved_mqtt_url,
         "FIELDFLOW_API_PORT": str(settings.api_port),
+        "FIELDFLOW_BRIDGE_METRICS_PORT": str(settings.bridge_metrics_port),
         "FIELDFLOW_HOST": settings.host,
     }
 
@@ -98,6 +99,7 @@ class Supervisor:
             "kafka_bootstrap": s.resolved_kafka_bootstrap,
             "database_url": s.resolved_database_url,
             "api_url": s.api_url,
+            "metrics_url": f"http://{s.host}:{s.bridge_metrics_port}/metrics",
             "dashboard_url": f"{s.api_url}/",
             "admin_token": self.admin_token,
             "services": {

@@ -6,7 +6,7 @@ import faust
 
 from stack.logs import setup_logging
 from stack.settings import get_settings
-from streams import positions  # noqa: F401 - registers the agent
+from streams import automation, checkins, etas, positions, readings  # noqa: F401 - agents
 from streams.app import app
 
 

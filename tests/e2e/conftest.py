@@ -113,6 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "FIELDFLOW_KAFKA_PORT": str(free_port()),
         "FIELDFLOW_MQTT_PORT": str(free_port()),
         "FIELDFLOW_API_PORT": str(free_port()),
+        "FIELDFLOW_BRIDGE_METRICS_PORT": str(free_port()),
     }
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],

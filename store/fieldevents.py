@@ -1,0 +1,203 @@
+"""Queries the stream agents need: fences, check-ins, presence, ETAs, alerts, assets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from models.messages import AlertEvent, AlertState, EtaUpdate, GeofenceEvent
+from models.timeutil import to_datetime
+
+Conn = AsyncConnection[Any]
+
+
+async def rows(conn: Conn, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql, params)
+        return await cur.fetchall()
+
+
+async def load_fences(conn: Conn) -> list[dict[str, Any]]:
+    return await rows(conn, "SELECT id, lat, lon, fence_radius_m, fence_polygon FROM sites")
+
+
+async def insert_geofence_event(conn: Conn, ev: GeofenceEvent) -> bool:
+    """Store one check-in/out; False when it was already stored (redelivery)."""
+    key = f"{ev.engineer_id}:{ev.site_id}:{ev.kind.value}:{ev.ts}"
+    cur = await conn.execute(
+        "INSERT INTO geofence_events (event_key, engineer_id, site_id, work_order_id, kind, ts,"
+        " dwell_s, lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (event_key) DO NOTHING",
+        (
+            key,
+            ev.engineer_id,
+            ev.site_id,
+            ev.work_order_id,
+            ev.kind.value,
+            to_datetime(ev.ts),
+            ev.dwell_s,
+            ev.lat,
+            ev.lon,
+        ),
+    )
+    return cur.rowcount == 1
+
+
+async def order_at_site(
+    conn: Conn, engineer_id: str, site_id: str, statuses: tuple[str, ...]
+) -> str | None:
+    found = await rows(
+        conn,
+        "SELECT id FROM work_orders WHERE engineer_id = %s AND site_id = %s AND status = ANY(%s)"
+        " ORDER BY updated_at DESC LIMIT 1",
+        (engineer_id, site_id, list(statuses)),
+    )
+    return found[0]["id"] if found else None
+
+
+async def set_checkout(conn: Conn, work_order_id: str, ts_ms: int) -> None:
+    await conn.execute(
+        "UPDATE work_orders SET checkout_at = %s WHERE id = %s AND checkout_at IS NULL",
+        (to_datetime(ts_ms), work_order_id),
+    )
+
+
+async def mark_sla(conn: Conn, work_order_id: str, arrived_ms: int) -> None:
+    """Record a breached SLA when the engineer arrived after the order's due time."""
+    await conn.execute(
+        "UPDATE work_orders SET sla_breached = true WHERE id = %s AND sla_due < %s",
+        (work_order_id, to_datetime(arrived_ms)),
+    )
+
+
+async def set_presence(conn: Conn, engineer_id: str, online: bool, last_seen_ms: int) -> None:
+    await conn.execute(
+        "UPDATE engineers SET status = %s, last_seen = greatest(last_seen, %s) WHERE id = %s",
+        ("online" if online else "offline", to_datetime(last_seen_ms), engineer_id),
+    )
+
+
+async def active_orders(conn: Conn) -> list[dict[str, Any]]:
+    """Orders an ETA is kept for: assigned, accepted or en route, with their site."""
+    return await rows(
+        conn,
+        "SELECT o.id, o.engineer_id, o.sla_due, s.lat, s.lon FROM work_orders o"
+        " JOIN sites s ON s.id = o.site_id WHERE o.engineer_id IS NOT NULL"
+        " AND o.status IN ('assigned', 'accepted', 'en_route')",
+    )
+
+
+async def upsert_eta(conn: Conn, eta: EtaUpdate) -> None:
+    await conn.execute(
+        """
+        INSERT INTO eta_latest (work_order_id, engineer_id, ts, eta, remaining_m, speed_mps,
+            confidence, late_by_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (work_order_id) DO UPDATE SET engineer_id = EXCLUDED.engineer_id,
+            ts = EXCLUDED.ts, eta = EXCLUDED.eta, remaining_m = EXCLUDED.remaining_m,
+            speed_mps = EXCLUDED.speed_mps, confidence = EXCLUDED.confidence,
+            late_by_s = EXCLUDED.late_by_s
+        WHERE eta_latest.ts <= EXCLUDED.ts
+        """,
+        (
+            eta.work_order_id,
+            eta.engineer_id,
+            to_datetime(eta.ts),
+            to_datetime(eta.eta_ts),
+            eta.remaining_m,
+            eta.speed_mps,
+            eta.confidence,
+            eta.late_by_s,
+        ),
+    )
+
+
+async def device_registry(conn: Conn) -> list[dict[str, Any]]:
+    """Every device with its asset, model rules, timeout, site and customer tier."""
+    return await rows(
+        conn,
+        """
+        SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules,
+               m.required_skills, m.reading_timeout_s, s.customer_id, c.sla_tier
+        FROM assets a JOIN asset_models m ON m.id = a.model_id
+        JOIN sites s ON s.id = a.site_id JOIN customers c ON c.id = s.customer_id
+        WHERE a.device_id IS NOT NULL
+        """,
+    )
+
+
+async def open_alerts(conn: Conn) -> list[dict[str, Any]]:
+    return await rows(conn, "SELECT * FROM alerts WHERE state <> 'cleared'")
+
+
+async def store_alert(conn: Conn, ev: AlertEvent) -> bool:
+    """Apply an alert event; True when it opened a new alert row.
+
+    One open alert per (device, fault type) is enforced by a partial unique index: an
+    OPENED that meets an open alert (a redelivery, or a restart) updates it instead.
+    """
+    ts = to_datetime(ev.ts)
+    if ev.state == AlertState.OPENED:
+        cur = await conn.execute(
+            """
+            INSERT INTO alerts (dedup_key, device_id, asset_id, fault_type, kind, severity, state,
+                opened_at, updated_at, message, value, details)
+            VALUES (%s, %s, %s, %s, %s, %s, 'open', %s, %s, %s, %s, %s)
+            ON CONFLICT DO NOTHING
+            """,
+            (
+                ev.dedup_key,
+                ev.device_id,
+                ev.asset_id,
+                ev.fault_type,
+                ev.kind,
+                ev.severity.value,
+                ts,
+                ts,
+                ev.message,
+                ev.value,
+                Jsonb(ev.details),
+            ),
+        )
+        if cur.rowcount == 1:
+            return True
+    if ev.state == AlertState.CLEARED:
+        await conn.execute(
+            "UPDATE alerts SET state = 'cleared', cleared_at = %s, updated_at = %s"
+            " WHERE device_id = %s AND fault_type = %s AND state <> 'cleared'",
+            (ts, ts, ev.device_id, ev.fault_type),
+        )
+        return False
+    await conn.execute(
+        "UPDATE alerts SET updated_at = greatest(updated_at, %s), value = %s, message = %s"
+        " WHERE device_id = %s AND fault_type = %s AND state <> 'cleared'",
+        (ts, ev.value, ev.message, ev.device_id, ev.fault_type),
+    )
+    return False
+
+
+async def link_alert(conn: Conn, device_id: str, fault_type: str, work_order_id: str) -> None:
+    await conn.execute(
+        "UPDATE alerts SET work_order_id = %s WHERE device_id = %s AND fault_type = %s"
+        " AND state <> 'cleared' AND work_order_id IS NULL",
+        (work_order_id, device_id, fault_type),
+    )
+
+
+async def open_order_for(conn: Conn, asset_id: str, fault_type: str) -> str | None:
+    found = await rows(
+        conn,
+        "SELECT id FROM work_orders WHERE asset_id = %s AND fault_type = %s"
+        " AND status NOT IN ('completed', 'signed_off', 'closed', 'cancelled') LIMIT 1",
+        (asset_id, fault_type),
+    )
+    return found[0]["id"] if found else None
+
+
+async def sla_minutes(conn: Conn, tier: str | None) -> int:
+    found = await rows(
+        conn, "SELECT response_minutes FROM sla_policies WHERE tier = %s", (tier or "silver",)
+    )
+    return int(found[0]["response_minutes"]) if found else 240

@@ -1,0 +1,134 @@
+"""Agent ``open_work_orders``: alerts become work orders, dispatched automatically.
+
+An opened ``rule`` or ``prediction`` alert creates at most one work order per (asset,
+fault type) while an earlier one is open (idempotency key in PostgreSQL, so a restart
+or a redelivered alert never makes a second order), with priority from severity, SLA
+due time from the customer's tier and skills from the asset model; then the best
+engineer (``services.dispatching``) is assigned and the phone gets the order on its
+MQTT inbox. A timer escalates orders not accepted in time and retries unassigned ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import faust
+
+from models.codec import DecodeError, decode
+from models.messages import AlertEvent, AlertState, Severity
+from models.timeutil import to_datetime
+from models.workorder import Priority
+from services.dispatching import auto_assign
+from services.workorders import NewOrder, create_order
+from stack.settings import get_settings
+from store import fieldevents as q
+from store.db import retry_db
+from streams.app import app, topic
+from streams.clock import clock
+from streams.context import db_pool, publisher
+from streams.deadletter import dead_letter
+
+log = logging.getLogger("fieldflow.streams.automation")
+_s = get_settings()
+ORDER_KINDS = frozenset({"rule", "prediction"})
+PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.MAJOR: Priority.P2,
+            Severity.WARNING: Priority.P3, Severity.INFO: Priority.P4}
+
+
+def order_for_alert(alert: AlertEvent, device: dict[str, Any], sla_minutes: int) -> NewOrder:
+    """The order an alert asks for (pure)."""
+    what = "Predicted failure" if alert.kind == "prediction" else alert.fault_type.replace("_", " ")
+    description = alert.message
+    if alert.kind == "prediction" and "rul" in alert.details:
+        description += f" Predicted time left: {alert.details['rul']}."
+    return NewOrder(
+        title=f"{what.capitalize()} on {device['asset_id']}",
+        priority=PRIORITY[alert.severity],
+        description=description.strip(),
+        site_id=device["site_id"], asset_id=device["asset_id"],
+        customer_id=device["customer_id"],
+        required_skills=tuple(device["required_skills"] or ()),
+        fault_type=alert.fault_type,
+        sla_due_ms=alert.ts + sla_minutes * 60_000,
+        idempotency_key=f"alert:{alert.dedup_key}",
+    )
+
+
+async def handle_alert(alert: AlertEvent) -> None:
+    if alert.state != AlertState.OPENED or alert.kind not in ORDER_KINDS:
+        return
+    pool = await db_pool()
+    pub = await publisher()
+    async with pool.connection() as conn:
+        devices = {d["device_id"]: d for d in await q.device_registry(conn)}
+        device = devices.get(alert.device_id)
+        if device is None:
+            log.warning("alert for unknown device %s: no work order", alert.device_id)
+            return
+        existing = await q.open_order_for(conn, device["asset_id"], alert.fault_type)
+        if existing:
+            await q.link_alert(conn, alert.device_id, alert.fault_type, existing)
+            log.info("alert %s joins open order %s", alert.dedup_key, existing)
+            return
+        sla = await q.sla_minutes(conn, device["sla_tier"])
+        order, created = await create_order(order_for_alert(alert, device, sla), conn=conn,
+                                            publisher=pub, actor="automation", ts_ms=alert.ts)
+        await q.link_alert(conn, alert.device_id, alert.fault_type, order["id"])
+        if created:
+            log.info("alert %s -> work order %s (%s)", alert.dedup_key, order["id"],
+                     order["priority"])
+        if order["status"] == "new":
+            await dispatch(order["id"], conn=conn)
+
+
+async def dispatch(order_id: str, *, conn: Any, exclude: frozenset[str] = frozenset(),
+                   event_key: str | None = None, why: str = "auto-dispatch") -> None:
+    best = await auto_assign(order_id, conn=conn, publisher=await publisher(),
+                             now_ms=clock.now(), actor="dispatch", exclude=exclude,
+                             event_key=event_key, why=why)
+    if best is None:
+        log.warning("order %s: no engineer can take it now; will retry", order_id)
+    else:
+        log.info("order %s -> engineer %s (%s)", order_id, best.engineer_id, best.reasons[0])
+
+
+@app.agent(topic("events.alerts"))
+async def open_work_orders(stream: faust.StreamT[bytes]) -> None:
+    async for value in stream:
+        try:
+            alert = decode(AlertEvent, value)
+        except DecodeError as exc:
+            await dead_letter("events.alerts", value, str(exc))
+            continue
+        await retry_db(lambda a=alert: handle_alert(a), what="open work order", log=log)
+
+
+async def escalate() -> None:
+    """Re-dispatch orders not accepted in time (event time) and retry unassigned ones."""
+    now = clock.now()
+    pool = await db_pool()
+    async with pool.connection() as conn:
+        stale = await q.rows(
+            conn,
+            "SELECT id, priority, engineer_id, assigned_at FROM work_orders"
+            " WHERE status = 'assigned' AND assigned_at IS NOT NULL",
+        )
+        for row in stale:
+            limit = _s.accept_within_s.get(row["priority"], 1800)
+            if row["assigned_at"] + timedelta(seconds=limit) > to_datetime(now):
+                continue
+            # The re-assignment is the escalation event (reason says so); one per timeout.
+            key = f"escalate:{row['id']}:{int(row['assigned_at'].timestamp())}"
+            await dispatch(row["id"], conn=conn, exclude=frozenset({row["engineer_id"]}),
+                           event_key=key, why=f"escalated: not accepted within {limit}s")
+        waiting = await q.rows(conn, "SELECT id FROM work_orders WHERE status = 'new'"
+                                     " AND site_id IS NOT NULL")
+        for row in waiting:
+            await dispatch(row["id"], conn=conn)
+
+
+@app.timer(interval=10.0)
+async def escalate_and_retry() -> None:
+    await retry_db(escalate, what="escalate", log=log)

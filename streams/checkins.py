@@ -1,0 +1,128 @@
+"""Agent ``detect_checkins``: geofence check-in/out and engineer presence.
+
+Wiring around the pure :class:`~streams.geofence.GeofenceProcessor` and
+:class:`~streams.presence.OfflineTracker`: an ``enter`` at the site of the engineer's
+``en_route`` order moves it to ``on_site`` (check-in time = the event's time), an
+``exit`` after the work stores the check-out; both go to ``events.geofence`` and the
+``geofence_events`` table (idempotent by event key).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import faust
+
+from models.codec import DecodeError, decode
+from models.messages import GeofenceEvent, GeofenceKind, Position
+from models.workorder import IllegalTransition, Status
+from services.workorders import transition_order
+from stack.settings import get_settings
+from store import fieldevents as q
+from store.db import retry_db
+from streams.app import app, topic
+from streams.clock import clock
+from streams.context import db_pool, publisher
+from streams.deadletter import dead_letter
+from streams.fences import Fence, FenceIndex
+from streams.geofence import GeofenceConfig, GeofenceProcessor
+from streams.presence import OfflineTracker, PresenceChange
+
+log = logging.getLogger("fieldflow.streams.checkins")
+_s = get_settings()
+CHECKOUT_STATUSES = ("on_site", "in_progress", "waiting_parts", "completed", "signed_off", "closed")
+
+processor = GeofenceProcessor(
+    FenceIndex([], margin_m=_s.geofence_exit_margin_m),
+    GeofenceConfig(exit_margin_m=_s.geofence_exit_margin_m, dwell_enter_s=_s.geofence_dwell_s,
+                   lateness_s=_s.geofence_lateness_s, max_accuracy_m=_s.geofence_max_accuracy_m),
+)
+presence = OfflineTracker(default_timeout_s=_s.engineer_offline_after_s)
+_fences_loaded_at = 0.0
+
+
+async def refresh_fences(force: bool = False) -> None:
+    global _fences_loaded_at
+    if not force and time.monotonic() - _fences_loaded_at < _s.refresh_s:
+        return
+    pool = await db_pool()
+    async with pool.connection() as conn:
+        sites = await q.load_fences(conn)
+    fences = [
+        Fence.of_polygon(r["id"], [tuple(p) for p in r["fence_polygon"]]) if r["fence_polygon"]
+        else Fence(r["id"], r["lat"], r["lon"], r["fence_radius_m"])
+        for r in sites
+    ]
+    processor.index = FenceIndex(fences, margin_m=_s.geofence_exit_margin_m)
+    _fences_loaded_at = time.monotonic()
+
+
+async def handle_geofence(ev: GeofenceEvent) -> None:
+    """Attach the order, move it, store and publish the event (idempotent)."""
+    pool = await db_pool()
+    pub = await publisher()
+    async with pool.connection() as conn:
+        if ev.kind == GeofenceKind.ENTER:
+            order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, ("en_route",))
+            if order_id:
+                try:
+                    await transition_order(
+                        order_id, Status.ON_SITE, conn=conn, publisher=pub, actor="geofence",
+                        reason=f"checked in at {ev.site_id} (dwell {ev.dwell_s or 0:.0f}s)",
+                        ts_ms=ev.ts, event_key=f"checkin:{ev.engineer_id}:{ev.site_id}:{ev.ts}")
+                    await q.mark_sla(conn, order_id, ev.ts)
+                except IllegalTransition as exc:
+                    log.warning("check-in of %s at %s: %s", ev.engineer_id, ev.site_id, exc)
+        else:
+            order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, CHECKOUT_STATUSES)
+            if order_id:
+                await q.set_checkout(conn, order_id, ev.ts)
+        ev = ev.model_copy(update={"work_order_id": order_id})
+        if await q.insert_geofence_event(conn, ev):
+            await pub.event("events.geofence", ev.engineer_id, ev)
+            log.info("%s %s site %s (order %s)", ev.engineer_id, ev.kind.value, ev.site_id,
+                     order_id or "-")
+
+
+async def handle_presence(change: PresenceChange) -> None:
+    pool = await db_pool()
+    async with pool.connection() as conn:
+        await q.set_presence(conn, change.engineer_id, change.online, change.last_seen_ts)
+    log.info("engineer %s is %s", change.engineer_id, "online" if change.online else "offline")
+
+
+async def _apply(events: list[GeofenceEvent], changes: list[PresenceChange]) -> None:
+    for change in changes:
+        await retry_db(lambda c=change: handle_presence(c), what="presence", log=log)
+    for ev in events:
+        await retry_db(lambda e=ev: handle_geofence(e), what="geofence", log=log)
+
+
+@app.agent(topic("telemetry.positions"))
+async def detect_checkins(stream: faust.StreamT[bytes]) -> None:
+    await retry_db(lambda: refresh_fences(force=True), what="load fences", log=log)
+    async for values in stream.take(1000, within=0.25):
+        await retry_db(refresh_fences, what="load fences", log=log)
+        events: list[GeofenceEvent] = []
+        changes: list[PresenceChange] = []
+        for value in values:
+            try:
+                pos = decode(Position, value)
+            except DecodeError as exc:
+                await dead_letter("telemetry.positions", value, str(exc))
+                continue
+            clock.observe(pos.ts)
+            events += processor.process(pos)
+            change = presence.observe(pos.engineer_id, pos.ts)
+            if change:
+                changes.append(change)
+        events += processor.advance(clock.now())
+        await _apply(events, changes)
+
+
+@app.timer(interval=2.0)
+async def release_quiet_engineers() -> None:
+    """Dwell and lateness windows close on stream time even when an engineer goes quiet."""
+    now = clock.now()
+    await _apply(processor.advance(now), presence.sweep(now))
