@@ -317,7 +317,9 @@ class Supervisor:
 
     def run(self, *, on_ready: Any = None) -> int:
         """Start everything, then watch the children until Ctrl-C or SIGTERM."""
+        # Explicit: a process started in the background inherits SIGINT ignored.
         signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
         try:
             self.start_all()
             if on_ready:

@@ -1,0 +1,51 @@
+"""`fieldflow up` in the foreground: Ctrl-C (SIGINT) stops everything it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from stack.procs import free_port
+from tests.e2e.conftest import REPO, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_foreground_up_then_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+    env = {**os.environ, "FIELDFLOW_HOME": str(tmp_path)}
+    for name in ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS"):
+        env[f"FIELDFLOW_{name}_PORT"] = str(free_port())
+    proc = subprocess.Popen([sys.executable, "-m", "stack.cli", "up"], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state_file = tmp_path / "state.json"
+
+    def all_running() -> dict | None:
+        if not state_file.exists():
+            return None
+        state = json.loads(state_file.read_text())
+        services = state.get("services", {})
+        ok = "api" in services and all(s["state"] == "running" for s in services.values())
+        return state if ok else None
+
+    try:
+        state = wait_until(all_running, timeout_s=180, interval=0.5)
+    except AssertionError:
+        proc.kill()
+        raise
+    pids = [s["pid"] for s in state["services"].values() if s["pid"]]
+    assert len(pids) == 6
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out
+    assert "FieldFlow is up." in out and "all services stopped" in out
+    time.sleep(0.5)
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert alive == [], f"left behind: {alive}"
