@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -119,6 +121,117 @@ def write_mqtt_config(settings: Settings, *, mosquitto: bool) -> Path:
         "    sys_interval: 0\n"
     )
     return path
+
+
+def bridge_password(settings: Settings) -> str:
+    """The bridge's MQTT password: from settings, else generated once under the home dir."""
+    if settings.mqtt_bridge_password:
+        return settings.mqtt_bridge_password
+    path = settings.home_dir / "mqtt" / "bridge_password"
+    if path.exists():
+        return path.read_text().strip()
+    from ingest.auth import generate_password
+
+    password = generate_password()
+    _write_private(path, password + "\n")
+    return password
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only (created 0600, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_mqtt_credentials(
+    settings: Settings,
+    out_dir: Path,
+    *,
+    devices: Iterable[str] = (),
+    engineers: Iterable[str] = (),
+) -> dict[str, str]:
+    """Add users to ``out_dir/passwd`` (existing users are kept), re-render ``acl`` for all
+    of them, and merge the new passwords into ``credentials.json`` (0600).
+
+    The bridge user (``mqtt_bridge_user``, password from :func:`bridge_password`) is always
+    present. Returns ``username -> password`` of the users written by this call.
+    """
+    from ingest.auth import Credential, merge_password_file, password_file_users, render_acl
+
+    new = [Credential(settings.mqtt_bridge_user, bridge_password(settings))]
+    new += [Credential.device(d) for d in devices]
+    new += [Credential.engineer(e) for e in engineers]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    passwd, acl, creds = out_dir / "passwd", out_dir / "acl", out_dir / "credentials.json"
+    text = merge_password_file(passwd.read_text() if passwd.exists() else "", new)
+    _write_private(passwd, text)
+    _write_private(acl, render_acl(password_file_users(text), settings.mqtt_bridge_user))
+    known: dict[str, str] = json.loads(creds.read_text()) if creds.exists() else {}
+    generated = {c.username: c.password for c in new}
+    _write_private(creds, json.dumps({**known, **generated}, indent=2) + "\n")
+    return generated
+
+
+def _known_ids(settings: Settings) -> tuple[list[str], list[str]]:
+    """Engineer ids and device ids already in the database (none before the first migrate)."""
+    from ingest.auth import usable_id
+
+    try:
+        with psycopg.connect(settings.resolved_database_url, connect_timeout=2) as conn:
+            engineers = [r[0] for r in conn.execute("SELECT id FROM engineers ORDER BY id")]
+            devices = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT device_id FROM assets WHERE device_id IS NOT NULL ORDER BY device_id"
+                )
+            ]
+    except psycopg.Error:
+        return [], []
+    usable = [i for i in engineers + devices if usable_id(i)]
+    if len(usable) < len(engineers) + len(devices):
+        log.warning("mqtt: ids with characters other than letters, digits, _ . - get no MQTT user")
+    return (
+        [e for e in engineers if usable_id(e)],
+        [d for d in devices if usable_id(d)],
+    )
+
+
+def ensure_mqtt_auth_files(settings: Settings) -> None:
+    """With ``mqtt_auth``: create ``$FIELDFLOW_HOME/mqtt/passwd`` and ``acl`` when missing
+    (the bridge user plus the engineers and devices known in the database)."""
+    conf_dir = settings.home_dir / "mqtt"
+    passwd, acl = conf_dir / "passwd", conf_dir / "acl"
+    how = (
+        f"add devices and phones with `fieldflow mqtt-credentials --out {conf_dir} "
+        "--devices d1,d2 --engineers e1,e2` (existing users are kept; a running mosquitto "
+        "reloads the files); each device logs in as dev-<device id>, each phone as "
+        "eng-<engineer id>"
+    )
+    if passwd.exists() and acl.exists():
+        from ingest.auth import password_file_users
+
+        users = password_file_users(passwd.read_text())
+        if settings.mqtt_bridge_user not in users:
+            write_mqtt_credentials(settings, conf_dir)
+        log.info("mqtt: authentication on, %d users in %s; %s", len(users), passwd, how)
+        return
+    engineers, devices = _known_ids(settings)
+    write_mqtt_credentials(settings, conf_dir, devices=devices, engineers=engineers)
+    log.info(
+        "mqtt: authentication on; generated %s and %s (bridge user %s, %d engineers, "
+        "%d devices); passwords in %s (0600); %s",
+        passwd,
+        acl,
+        settings.mqtt_bridge_user,
+        len(engineers),
+        len(devices),
+        conf_dir / "credentials.json",
+        how,
+    )
 
 
 def _is_root() -> bool:

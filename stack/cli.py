@@ -145,6 +145,9 @@ def status(settings: Settings) -> dict[str, Any]:
         "kafka_bootstrap": state.get("kafka_bootstrap", settings.resolved_kafka_bootstrap),
         "database_url": state.get("database_url", settings.resolved_database_url),
         "api_url": state.get("api_url", settings.api_url),
+        "metrics_url": state.get(
+            "metrics_url", f"http://{settings.host}:{settings.bridge_metrics_port}/metrics"
+        ),
         "admin_token": state.get("admin_token"),
         "services": services,
     }
@@ -176,6 +179,49 @@ def cmd_create_topics(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _ids(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def cmd_mqtt_credentials(args: argparse.Namespace) -> int:
+    """Write mosquitto ``passwd``/``acl`` and ``credentials.json``; print new passwords once."""
+    from pathlib import Path
+
+    from stack.bootstrap import write_mqtt_credentials
+
+    settings = get_settings()
+    out = Path(args.out).resolve()
+    try:
+        generated = write_mqtt_credentials(
+            settings, out, devices=_ids(args.devices), engineers=_ids(args.engineers)
+        )
+    except ValueError as exc:
+        print(f"fieldflow mqtt-credentials: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out / 'passwd'}, {out / 'acl'} and {out / 'credentials.json'} (0600)")
+    print("passwords (shown once; also in credentials.json):")
+    for user, password in generated.items():
+        print(f"  {user:32} {password}")
+    _reload_mosquitto(settings, out)
+    return 0
+
+
+def _reload_mosquitto(settings: Settings, out: Any) -> None:
+    """A running embedded mosquitto re-reads its password and ACL files on SIGHUP."""
+    state = read_state(settings) or {}
+    mqtt = state.get("services", {}).get("mqtt", {})
+    pid = mqtt.get("pid")
+    if (
+        settings.mqtt_auth
+        and out == (settings.home_dir / "mqtt").resolve()
+        and isinstance(pid, int)
+        and not mqtt.get("external")
+        and pid_alive(pid)
+    ):
+        os.kill(pid, signal.SIGHUP)
+        print(f"mosquitto (pid {pid}) reloaded the new users")
+
+
 def _delegate(module: str, func: str = "main") -> Any:
     def run(args: argparse.Namespace) -> int:
         import importlib
@@ -202,6 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "create-topics", help="create the Kafka topics (partitions from settings)"
     ).set_defaults(func=cmd_create_topics)
+    mc = sub.add_parser(
+        "mqtt-credentials",
+        help="generate mosquitto passwd + acl for devices, phones and the bridge",
+        description="Adds users to DIR/passwd (existing ones are kept), writes DIR/acl for all "
+        "of them and DIR/credentials.json (0600) with the new passwords. Devices log in as "
+        "dev-<id>, phones as eng-<id>.",
+    )
+    mc.add_argument("--out", required=True, metavar="DIR", help="e.g. $FIELDFLOW_HOME/mqtt")
+    mc.add_argument("--devices", metavar="d1,d2", help="device ids (comma-separated)")
+    mc.add_argument("--engineers", metavar="e1,e2", help="engineer ids (comma-separated)")
+    mc.set_defaults(func=cmd_mqtt_credentials)
     for name, module, helptext in DELEGATES:
         d = sub.add_parser(name, help=helptext, add_help=False)
         d.add_argument("rest", nargs=argparse.REMAINDER)
@@ -212,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands whose options live with their code (`fieldflow NAME --help` shows them).
 DELEGATES: list[tuple[str, str, str]] = [
     ("bench", "bench.cli", "run a benchmark: ingest | streams | dispatch | e2e"),
+    ("simulate", "simulators.cli", "run the city simulation (or --load) and print its report"),
+    ("train-fault-model", "stack.faultmodel", "train the C-MAPSS fault model and write its report"),
 ]
 
 

@@ -61,7 +61,12 @@ class Settings(BaseSettings):
     # Streams
     worker_batch_size: int = Field(default=2000, ge=1)
     worker_batch_seconds: float = Field(default=0.2, gt=0)
-    fault_model_path: Path | None = None
+    fault_model_path: Path | None = Field(
+        default=None, description="default: $FIELDFLOW_HOME/models/fault_fd001.joblib"
+    )
+    fault_rul_alert_cycles: float = Field(
+        default=30.0, gt=0, description="predicted RUL below this raises predicted_failure"
+    )
     geofence_dwell_s: float = Field(default=60.0, ge=0)
     geofence_exit_margin_m: float = Field(default=50.0, ge=0)
     geofence_lateness_s: float = Field(default=90.0, ge=0)
@@ -76,6 +81,12 @@ class Settings(BaseSettings):
     # API
     admin_token: str | None = None
     db_pool_size: int = Field(default=8, ge=1)
+    live_queue_size: int = Field(default=1000, ge=10, description="per websocket client")
+    live_send_timeout_s: float = Field(default=10.0, gt=0, description="drop a stuck client")
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20)
+    webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
+    webhook_backoff_max_s: float = Field(default=60.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
 
     # Supervisor
     start_timeout_s: float = 60.0
@@ -94,6 +105,10 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.home_dir / "logs"
+
+    @property
+    def resolved_fault_model_path(self) -> Path:
+        return self.fault_model_path or (self.home_dir / "models" / "fault_fd001.joblib")
 
     @property
     def resolved_database_url(self) -> str:

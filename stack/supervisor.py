@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from stack import bootstrap
+from stack.faultmodel import ensure_model
 from stack.procs import (
+    MissingDependency,
     Service,
     find_mosquitto,
     init_postgres,
@@ -72,15 +74,21 @@ def pid_alive(pid: int | None) -> bool:
 
 def child_env(settings: Settings) -> dict[str, str]:
     """Resolved URLs passed to every child, so all of them talk to the same services."""
-    return {
+    env = {
         "FIELDFLOW_HOME": str(settings.home_dir),
         "FIELDFLOW_DATABASE_URL": settings.resolved_database_url,
         "FIELDFLOW_KAFKA_BOOTSTRAP": settings.resolved_kafka_bootstrap,
         "FIELDFLOW_MQTT_URL": settings.resolved_mqtt_url,
         "FIELDFLOW_API_PORT": str(settings.api_port),
+        "FIELDFLOW_FAULT_MODEL_PATH": str(settings.resolved_fault_model_path),
         "FIELDFLOW_BRIDGE_METRICS_PORT": str(settings.bridge_metrics_port),
         "FIELDFLOW_HOST": settings.host,
     }
+    if settings.mqtt_auth:  # the bridge and the stream workers log in as the bridge user
+        env["FIELDFLOW_MQTT_AUTH"] = "true"
+        env["FIELDFLOW_MQTT_BRIDGE_USER"] = settings.mqtt_bridge_user
+        env["FIELDFLOW_MQTT_BRIDGE_PASSWORD"] = bootstrap.bridge_password(settings)
+    return env
 
 
 class Supervisor:
@@ -217,6 +225,14 @@ class Supervisor:
         mosquitto = find_mosquitto() if s.mqtt_broker in ("auto", "mosquitto") else None
         if s.mqtt_broker == "mosquitto" and not mosquitto:
             raise bootstrap.missing("mosquitto", "apt-get install -y mosquitto")
+        if s.mqtt_auth and not mosquitto:
+            raise MissingDependency(
+                "MQTT authentication (FIELDFLOW_MQTT_AUTH=true) needs mosquitto; the amqtt "
+                "fallback does not support it: apt-get install -y mosquitto "
+                "(and leave FIELDFLOW_MQTT_BROKER at auto or mosquitto)"
+            )
+        if s.mqtt_auth:
+            bootstrap.ensure_mqtt_auth_files(s)
         conf = bootstrap.write_mqtt_config(s, mosquitto=bool(mosquitto))
         argv = (
             [mosquitto, "-c", str(conf)]
@@ -224,9 +240,14 @@ class Supervisor:
             else python_module("amqtt.scripts.broker_script", "-c", str(conf))
         )
         name = "mqtt"
+        # Restarted when it dies, like the apps: phones and the bridge reconnect by themselves.
         self._run(
             Service(
-                name, argv, ready=lambda: port_open(s.host, s.mqtt_port), url=s.resolved_mqtt_url
+                name,
+                argv,
+                ready=lambda: port_open(s.host, s.mqtt_port),
+                url=s.resolved_mqtt_url,
+                restart=True,
             )
         )
         if not mosquitto:
@@ -300,6 +321,7 @@ class Supervisor:
         result = bootstrap.migrate_and_seed(self.settings)
         self.admin_token = result
         bootstrap.create_topics(self.settings)
+        ensure_model(self.settings)
         self.start_apps()
         self.write_state()
 

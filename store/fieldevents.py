@@ -119,7 +119,7 @@ async def device_registry(conn: Conn) -> list[dict[str, Any]]:
     return await rows(
         conn,
         """
-        SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules,
+        SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules, m.fault_model,
                m.required_skills, m.reading_timeout_s, s.customer_id, c.sla_tier
         FROM assets a JOIN asset_models m ON m.id = a.model_id
         JOIN sites s ON s.id = a.site_id JOIN customers c ON c.id = s.customer_id

@@ -196,14 +196,18 @@ class AlertProcessor:
         return out
 
     def process_prediction(self, device_id: str, ts: int, p_fail: float,
-                           rul_h: float | None = None,
+                           *, rul: float | None = None, rul_unit: str = "h",
                            fault_type: str = "predicted_failure") -> list[AlertEvent]:
-        """A fault-model output: opens at ``p_open``, clears below ``p_clear`` for a while."""
+        """A fault-model output: opens at ``p_open``, clears below ``p_clear`` for a while.
+
+        ``rul`` (remaining useful life, in ``rul_unit``: hours, or cycles for C-MAPSS)
+        goes into the alert's details and message."""
         cfg = self.config
         rule = Rule("p_fail", ">=", cfg.p_open, fault_type, clear_at=cfg.p_clear,
                     clear_after_s=cfg.prediction_clear_s, kind="prediction")
-        severe = p_fail >= 0.9 or (rul_h is not None and rul_h < 24)
-        return self._evaluate(device_id, rule, ts, p_fail, rul_h=rul_h,
+        severe = p_fail >= 0.9 or (rul is not None and rul < 24)
+        extra = {} if rul is None else {"rul": f"{rul:g} {rul_unit}"}
+        return self._evaluate(device_id, rule, ts, p_fail, extra=extra,
                               severity=Severity.CRITICAL if severe else Severity.MAJOR)
 
     def sweep(self, now_ms: int) -> list[AlertEvent]:
@@ -222,7 +226,7 @@ class AlertProcessor:
         return out
 
     def _evaluate(self, device_id: str, rule: Rule, ts: int, value: float, *,
-                  severity: Severity, rul_h: float | None = None) -> list[AlertEvent]:
+                  severity: Severity, extra: dict[str, str] | None = None) -> list[AlertEvent]:
         t = self._tracks.setdefault((device_id, rule.fault_type), _Track())
         s = t.samples
         latest = s[-1][0] if s else ts
@@ -241,8 +245,7 @@ class AlertProcessor:
             if sample[1] != run_cls:
                 break
             run_start = sample[0]
-        extra = {"rule": rule.describe(), "metric": rule.metric, **(
-            {"rul_h": rul_h} if rul_h is not None else {})}
+        extra = {"rule": rule.describe(), "metric": rule.metric, **(extra or {})}
         if t.key is None:
             if run_cls == VIOLATING and now - run_start >= rule.for_s * 1000:
                 t.key = f"{device_id}:{rule.fault_type}:{run_start}"

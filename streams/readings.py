@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import faust
 
@@ -29,6 +30,7 @@ log = logging.getLogger("fieldflow.streams.readings")
 _s = get_settings()
 readings_topic = topic("telemetry.readings")
 alerts = AlertProcessor(RuleBook())
+registry: dict[str, dict[str, Any]] = {}  # device id -> asset, model, rules, fault model
 _registry_at = 0.0
 _adopted = False
 
@@ -49,6 +51,8 @@ async def refresh_registry(force: bool = False) -> None:
         alerts.rulebook = RuleBook.parse(spec)
     except RuleSyntaxError as exc:
         log.error("asset model rules not loaded: %s", exc)
+    registry.clear()
+    registry.update({d["device_id"]: d for d in devices})
     for d in devices:
         alerts.register_device(d["device_id"], d["model_id"], d["asset_id"],
                                float(d["reading_timeout_s"]))

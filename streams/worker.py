@@ -6,7 +6,14 @@ import faust
 
 from stack.logs import setup_logging
 from stack.settings import get_settings
-from streams import automation, checkins, etas, positions, readings  # noqa: F401 - agents
+from streams import (  # noqa: F401 - registers the agents
+    automation,
+    checkins,
+    etas,
+    positions,
+    predictions,
+    readings,
+)
 from streams.app import app
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,9 +105,17 @@ def wait_until(check: Any, timeout_s: float = 30, interval: float = 0.2) -> Any:
     raise AssertionError(f"condition not met in {timeout_s}s (last value: {last!r})")
 
 
+def stack_home() -> Path:
+    """A home outside pytest's tmp dirs: PostgreSQL runs as an unprivileged user when we
+    are root and must reach its data dir, and pytest keeps its own root at mode 0700."""
+    home = Path(tempfile.mkdtemp(prefix="fieldflow-e2e-"))
+    home.chmod(0o755)
+    return home
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("fieldflow-home")
+def stack() -> Iterator[Stack]:
+    home = stack_home()
     env = {
         **os.environ,
         "FIELDFLOW_HOME": str(home),
@@ -114,6 +124,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "FIELDFLOW_MQTT_PORT": str(free_port()),
         "FIELDFLOW_API_PORT": str(free_port()),
         "FIELDFLOW_BRIDGE_METRICS_PORT": str(free_port()),
+        # Trained once per checkout (gitignored), not once per test session.
+        "FIELDFLOW_FAULT_MODEL_PATH": str(REPO / ".fieldflow" / "models" / "fault_fd001.joblib"),
+        # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
+        "FIELDFLOW_OWNTRACKS_DEVICES": json.dumps({"jane/iphone": "ot-jane"}),
     }
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
@@ -148,3 +162,4 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             text=True,
             timeout=120,
         )
+        shutil.rmtree(home, ignore_errors=True)

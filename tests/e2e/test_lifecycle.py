@@ -8,18 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
 from stack.procs import free_port
-from tests.e2e.conftest import REPO, wait_until
+from tests.e2e.conftest import REPO, stack_home, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def test_foreground_up_then_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+def test_foreground_up_then_ctrl_c_leaves_no_process() -> None:
+    tmp_path = stack_home()
     env = {**os.environ, "FIELDFLOW_HOME": str(tmp_path)}
     for name in ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS"):
         env[f"FIELDFLOW_{name}_PORT"] = str(free_port())

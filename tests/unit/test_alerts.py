@@ -88,10 +88,10 @@ def test_offline_alert_and_clear_on_next_reading() -> None:
 
 def test_prediction_uses_the_same_dedup() -> None:
     p = proc()
-    first = p.process_prediction("d1", T0, p_fail=0.8, rul_h=100)
+    first = p.process_prediction("d1", T0, p_fail=0.8, rul=100)
     assert states(first) == ["opened"] and first[0].kind == "prediction"
     assert p.process_prediction("d1", T0 + 1000, p_fail=0.85) == []  # rate-limited update
-    worse = p.process_prediction("d1", T0 + 2000, p_fail=0.95, rul_h=10)
+    worse = p.process_prediction("d1", T0 + 2000, p_fail=0.95, rul=10)
     assert states(worse) == ["updated"] and worse[0].severity is Severity.CRITICAL
     assert p.process_prediction("d1", T0 + 3000, p_fail=0.5) == []  # above p_clear: hold
 

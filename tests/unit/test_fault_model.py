@@ -1,0 +1,137 @@
+"""Small training run, model file and metadata, predictor, replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.fault.artifact import save_artifact
+from models.fault.cli import DATA_DIR, main
+from models.fault.cmapss import CmapssData, load_cmapss, sha256_file
+from models.fault.features import FeatureConfig
+from models.fault.predictor import FaultPredictor, Prediction
+from models.fault.train import TrainConfig, evaluate, features_for, train
+from simulators.cmapss_replay import METRIC_NAMES, replay_file, unit_readings
+
+TRAIN = DATA_DIR / "train_FD001.txt"
+TEST = DATA_DIR / "test_FD001.txt"
+RUL = DATA_DIR / "RUL_FD001.txt"
+SMALL = TrainConfig(max_iter=30, features=FeatureConfig(mean_windows=(5, 10), slope_windows=(10,)))
+
+
+def _subset(data: CmapssData, units: list[int]) -> CmapssData:
+    keep = np.isin(data.unit, units)
+    return CmapssData(data.unit[keep], data.cycle[keep], data.ops[keep], data.sensors[keep])
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = _subset(load_cmapss(TRAIN), list(range(1, 13)))
+    model = train(data, SMALL, data_path=str(TRAIN), data_sha256=sha256_file(TRAIN))
+    path = tmp_path_factory.mktemp("fault") / "m.joblib"
+    save_artifact(
+        path,
+        regressor=model.regressor,
+        classifier=model.classifier,
+        spec=model.spec,
+        metadata=model.metadata,
+    )
+    return path
+
+
+def test_model_file_has_metadata(model_path: Path) -> None:
+    p = FaultPredictor.load(model_path)
+    m = p.metadata
+    assert m.training_data_sha256 == sha256_file(TRAIN)
+    assert m.horizon == 30 and m.version and m.created_at
+    assert "s2" in m.sensors and "s1" not in m.sensors
+    assert len(m.features) == len(m.sensors) * 5 + 1
+
+
+def test_predict_batch_matches_single(model_path: Path) -> None:
+    p = FaultPredictor.load(model_path)
+    test = _subset(load_cmapss(TEST), [1, 2, 3, 4])
+    windows = []
+    for u in test.units:
+        w = p.new_window()
+        for i, (_cycle, metrics) in enumerate(unit_readings(test, u)):
+            w.update(float(i), metrics)
+        windows.append(w)
+    batch = p.predict_batch(windows)
+    single = [p.predict_batch([w])[0] for w in windows]
+    assert all(isinstance(x, Prediction) for x in batch)
+    np.testing.assert_allclose(np.array(batch), np.array(single), rtol=1e-9)
+    assert all(0 <= x.rul <= 125 and 0 <= x.p_fail <= 1 for x in batch)
+    # streaming windows give the same answer as batch features at the last cycle
+    x = features_for(test, p.spec)[[test.rows_of(u)[-1] for u in test.units]]
+    np.testing.assert_allclose(np.array(p.predict_features(x)), np.array(batch), rtol=1e-9)
+    assert p.predict_batch([]) == []
+
+
+def test_evaluate_small(model_path: Path) -> None:
+    p = FaultPredictor.load(model_path)
+    from models.fault.train import TrainedModel
+
+    model = TrainedModel(p.regressor, p.classifier, p.spec, p.metadata)
+    test = _subset(load_cmapss(TEST), [1, 2, 3])
+    ev = evaluate(model, test, np.loadtxt(RUL)[:3])
+    assert ev.metrics["n_test_units"] == 3 and ev.metrics["rmse"] >= 0
+
+
+def test_replay_yields_every_cycle() -> None:
+    data = load_cmapss(TEST)
+    rows = data.rows_of(7)
+    cycles = list(replay_file(TEST, 7))
+    assert len(cycles) == rows.size
+    assert [c for c, _ in cycles] == list(range(1, rows.size + 1))
+    assert tuple(cycles[0][1]) == METRIC_NAMES
+    assert cycles[0][1]["s2"] == data.sensors[rows[0], 1]
+    with pytest.raises(KeyError):
+        next(unit_readings(data, 999))
+
+
+def test_cli_rejects_missing_file(tmp_path: Path) -> None:
+    assert main(["--train", str(tmp_path / "nope.txt")]) == 2
+
+
+def test_cli_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.fault.cli as cli
+
+    def small_config(**kw: object) -> TrainConfig:
+        return SMALL.model_copy(update=kw)
+
+    monkeypatch.setattr(cli, "TrainConfig", small_config)
+    train_small = tmp_path / "train.txt"
+    lines = TRAIN.read_text().splitlines()
+    train_small.write_text("\n".join(ln for ln in lines if int(ln.split()[0]) <= 8) + "\n")
+    test_small = tmp_path / "test.txt"
+    lines = TEST.read_text().splitlines()
+    test_small.write_text("\n".join(ln for ln in lines if int(ln.split()[0]) <= 5) + "\n")
+    rul_small = tmp_path / "rul.txt"
+    rul_small.write_text("\n".join(RUL.read_text().split()[:5]) + "\n")
+    report = tmp_path / "r.json"
+    rc = main(
+        [
+            "--train",
+            str(train_small),
+            "--test",
+            str(test_small),
+            "--rul",
+            str(rul_small),
+            "--model",
+            str(tmp_path / "m.joblib"),
+            "--report",
+            str(report),
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    out = json.loads(report.read_text())
+    assert {"rmse", "rmse_uncapped", "phm08_score", "n_test_units", "model_path"} <= set(out)
+    assert out["n_test_units"] == 5 and (tmp_path / "p.png").stat().st_size > 1000
+    assert out["inference_ms_per_update"] > 0
