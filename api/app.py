@@ -2,34 +2,82 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import engineers
+from api.live import Hub
+from api.publisher import ApiPublisher
+from api.routers import (
+    alerts,
+    asset_models,
+    assets,
+    customers,
+    engineers,
+    kpis,
+    live,
+    pages,
+    parts,
+    sites,
+    users,
+    webhooks,
+    work_order_items,
+    work_orders,
+)
+from api.routers.pages import STATIC
+from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
 from store.db import open_pool
+
+ROUTERS = (
+    customers,
+    sites,
+    asset_models,
+    assets,
+    engineers,
+    parts,
+    work_orders,
+    work_order_items,
+    alerts,
+    kpis,
+    users,
+    webhooks,
+    live,
+    pages,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
+    logging.basicConfig(level=s.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
+        app.state.publisher = ApiPublisher(s)
+        app.state.hub = Hub(s)
+        app.state.hub.start()
+        app.state.webhooks = WebhookDispatcher(s, app.state.pool)
+        app.state.webhooks.start()
         try:
             yield
         finally:
+            await app.state.webhooks.stop()
+            app.state.hub.stop()
+            app.state.publisher.close()
             await app.state.pool.close()
 
     app = FastAPI(
         title="FieldFlow",
         version="0.1.0",
         lifespan=lifespan,
-        description="IoT-driven field service: work orders, live tracking, dispatch.",
+        description="IoT-driven field service: work orders, live tracking, dispatch. "
+        "Authenticate with `Authorization: Bearer <token>`.",
     )
     errors.install(app)
 
@@ -37,5 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(engineers.router)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,15 +1,77 @@
-"""Engineers: live state (last known position)."""
+"""Engineers: skills, shift, home base, status, van stock and live position."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
 
-from api.auth import CurrentPrincipal, ensure_engineer_access
+from api.auth import CurrentPrincipal, Staff, StaffOrEngineer, ensure_engineer_access
+from api.deps import ConnDep, audit, fetch_all, fetch_one
+from api.listing import Page, PagingDep, Where, fetch_page
+from api.schemas import Body, Ident, Lat, Lon, Name, Skill
 
 router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
+
+# `activity` is what the engineer is doing now: the most advanced open order's status.
+_SELECT = """
+    SELECT * FROM (SELECT e.*, coalesce((
+        SELECT o.status FROM work_orders o WHERE o.engineer_id = e.id
+          AND o.status IN ('assigned', 'accepted', 'en_route', 'on_site', 'in_progress',
+                           'waiting_parts')
+        ORDER BY array_position(ARRAY['on_site', 'in_progress', 'waiting_parts', 'en_route',
+                                      'accepted', 'assigned'], o.status) LIMIT 1),
+        CASE WHEN e.status = 'online' THEN 'idle' ELSE 'offline' END) AS activity
+    FROM engineers e) AS e
+"""
+
+
+class EngineerIn(Body):
+    id: Ident
+    name: Name
+    skills: list[Skill] = Field(default_factory=list, max_length=30)
+    shift_start: time = time(8, 0)
+    shift_end: time = time(17, 0)
+    home_lat: Lat | None = None
+    home_lon: Lon | None = None
+
+
+class EngineerPatch(Body):
+    name: Name | None = None
+    skills: list[Skill] | None = Field(default=None, max_length=30)
+    shift_start: time | None = None
+    shift_end: time | None = None
+    home_lat: Lat | None = None
+    home_lon: Lon | None = None
+    status: Literal["online", "offline"] | None = None
+
+
+class EngineerOut(BaseModel):
+    id: str
+    name: str
+    skills: list[str]
+    shift_start: time
+    shift_end: time
+    home_lat: float | None
+    home_lon: float | None
+    status: str
+    activity: str
+    last_seen: datetime | None
+    created_at: datetime
+
+
+class StockLine(BaseModel):
+    part_id: str
+    name: str
+    qty: int
+    low_stock_threshold: int
+    low: bool
+
+
+class StockIn(Body):
+    qty: int = Field(ge=0, le=1_000_000)
 
 
 class PositionOut(BaseModel):
@@ -25,16 +87,123 @@ class PositionOut(BaseModel):
     received_at: datetime | None = None
 
 
-@router.get("/{engineer_id}/position", response_model=PositionOut)
-async def get_position(
-    engineer_id: str, request: Request, principal: CurrentPrincipal
-) -> PositionOut:
-    ensure_engineer_access(principal, engineer_id)
-    async with request.app.state.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT * FROM engineer_last_position WHERE engineer_id = %s", (engineer_id,)
+@router.get("", response_model=Page[EngineerOut])
+async def list_engineers(  # noqa: PLR0917
+    conn: ConnDep,
+    p: StaffOrEngineer,
+    page: PagingDep,
+    status: Literal["online", "offline"] | None = None,
+    activity: str | None = None,
+    skill: Skill | None = None,
+) -> dict[str, Any]:
+    where = Where().eq("status", status).eq("activity", activity)
+    if skill:
+        where.add("%s = ANY(skills)", skill)
+    if not p.is_staff:  # an engineer lists only themself
+        where.add("id = %s", p.engineer_id or "")
+    return await fetch_page(conn, _SELECT, where, "id", page)
+
+
+@router.post("", response_model=EngineerOut, status_code=201)
+async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                body.id,
+                body.name,
+                body.skills,
+                body.shift_start,
+                body.shift_end,
+                body.home_lat,
+                body.home_lon,
+            ),
         )
-        row = await cur.fetchone()
+        await audit(conn, p, "create", "engineer", body.id, body.model_dump(mode="json"))
+    return await _engineer(conn, body.id)
+
+
+async def _engineer(conn: ConnDep, engineer_id: str) -> dict[str, Any]:
+    row = await fetch_one(conn, _SELECT + " WHERE id = %s", (engineer_id,))
+    if row is None:
+        raise HTTPException(404, f"engineer {engineer_id!r} not found")
+    return row
+
+
+@router.get("/{engineer_id}", response_model=EngineerOut)
+async def get_engineer(engineer_id: str, conn: ConnDep, p: CurrentPrincipal) -> dict[str, Any]:
+    ensure_engineer_access(p, engineer_id)
+    return await _engineer(conn, engineer_id)
+
+
+@router.patch("/{engineer_id}", response_model=EngineerOut)
+async def update_engineer(
+    engineer_id: str, body: EngineerPatch, conn: ConnDep, p: Staff
+) -> dict[str, Any]:
+    changes = body.model_dump(exclude_none=True, mode="json")
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE engineers SET name = coalesce(%s, name), skills = coalesce(%s, skills),"
+            " shift_start = coalesce(%s, shift_start), shift_end = coalesce(%s, shift_end),"
+            " home_lat = coalesce(%s, home_lat), home_lon = coalesce(%s, home_lon),"
+            " status = coalesce(%s, status) WHERE id = %s",
+            (
+                body.name,
+                body.skills,
+                body.shift_start,
+                body.shift_end,
+                body.home_lat,
+                body.home_lon,
+                body.status,
+                engineer_id,
+            ),
+        )
+        if cur.rowcount == 0:
+            raise HTTPException(404, f"engineer {engineer_id!r} not found")
+        await audit(conn, p, "update", "engineer", engineer_id, changes)
+    return await _engineer(conn, engineer_id)
+
+
+@router.get("/{engineer_id}/van-stock", response_model=list[StockLine])
+async def get_van_stock(
+    engineer_id: str, conn: ConnDep, p: CurrentPrincipal
+) -> list[dict[str, Any]]:
+    ensure_engineer_access(p, engineer_id)
+    await _engineer(conn, engineer_id)
+    return await fetch_all(
+        conn,
+        "SELECT v.part_id, p.name, v.qty, p.low_stock_threshold,"
+        " v.qty < p.low_stock_threshold AS low"
+        " FROM van_stock v JOIN parts p ON p.id = v.part_id WHERE v.engineer_id = %s"
+        " ORDER BY v.part_id",
+        (engineer_id,),
+    )
+
+
+@router.put("/{engineer_id}/van-stock/{part_id}", response_model=list[StockLine])
+async def set_van_stock(
+    engineer_id: str, part_id: str, body: StockIn, conn: ConnDep, p: Staff
+) -> list[dict[str, Any]]:
+    """Restock (or count) one part in the engineer's van."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO van_stock (engineer_id, part_id, qty) VALUES (%s, %s, %s)"
+            " ON CONFLICT (engineer_id, part_id) DO UPDATE SET qty = EXCLUDED.qty",
+            (engineer_id, part_id, body.qty),
+        )
+        await audit(
+            conn, p, "set_stock", "van_stock", f"{engineer_id}/{part_id}", {"qty": body.qty}
+        )
+    return await get_van_stock(engineer_id, conn, p)
+
+
+@router.get("/{engineer_id}/position", response_model=PositionOut)
+async def get_position(engineer_id: str, conn: ConnDep, p: CurrentPrincipal) -> dict[str, Any]:
+    ensure_engineer_access(p, engineer_id)
+    row = await fetch_one(
+        conn, "SELECT * FROM engineer_last_position WHERE engineer_id = %s", (engineer_id,)
+    )
     if row is None:
         raise HTTPException(404, f"no position known for engineer {engineer_id!r}")
-    return PositionOut(**row)
+    return row

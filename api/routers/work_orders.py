@@ -1,0 +1,255 @@
+"""Work orders: create, list, read, move through the lifecycle, event history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field, field_validator
+
+from api.access import order_for, scope_orders
+from api.auth import Principal, Reader, Requester, StaffOrEngineer
+from api.deps import ConnDep, PublisherDep, audit, fetch_one
+from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
+from api.schemas import Body, Ident, Name, Skill, Text
+from models.timeutil import now_ms, parse_ts_ms
+from models.workorder import Priority, Status
+from services.workorders import NewOrder, create_order, transition_order
+
+router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
+
+# What an engineer may do to their own order; staff may do everything.
+ENGINEER_TARGETS = frozenset(
+    {
+        Status.ACCEPTED,
+        Status.REJECTED,
+        Status.EN_ROUTE,
+        Status.ON_SITE,
+        Status.IN_PROGRESS,
+        Status.WAITING_PARTS,
+        Status.COMPLETED,
+    }
+)
+
+
+class WorkOrderIn(Body):
+    title: Name
+    description: Text = ""
+    priority: Priority = Priority.P3
+    order_type: Ident = "repair"
+    customer_id: Ident | None = None
+    site_id: Ident | None = None
+    asset_id: Ident | None = None
+    required_skills: list[Skill] = Field(default_factory=list, max_length=20)
+    required_parts: dict[Ident, int] = Field(default_factory=dict, max_length=50)
+    sla_due: datetime | None = Field(default=None, description="default: now + the SLA tier")
+    source: Literal["manual", "customer_request"] = "manual"
+    idempotency_key: Text | None = None
+
+
+MAX_TS_PAST_MS = 7 * 86_400_000
+MAX_TS_FUTURE_MS = 86_400_000
+
+
+class TransitionIn(Body):
+    to: Status
+    reason: Text = ""
+    engineer_id: Ident | None = None
+    ts: int | str | None = Field(
+        default=None,
+        description="event time of the move on the phone (epoch ms or ISO-8601), for moves "
+        "made offline and synced later; default: now. At most 7 days back, 1 day ahead.",
+    )
+
+    @field_validator("ts")
+    @classmethod
+    def _event_time(cls, value: int | str | None) -> int | None:
+        if value is None:
+            return None
+        ts = parse_ts_ms(value)
+        now = now_ms()
+        if not now - MAX_TS_PAST_MS <= ts <= now + MAX_TS_FUTURE_MS:
+            raise ValueError("ts must be within 7 days before and 1 day after now")
+        return ts
+
+
+class WorkOrderOut(BaseModel):
+    id: str
+    order_type: str
+    status: str
+    priority: str
+    title: str
+    description: str
+    customer_id: str | None
+    site_id: str | None
+    asset_id: str | None
+    engineer_id: str | None
+    required_skills: list[str]
+    required_parts: dict[str, Any]
+    fault_type: str | None
+    alert_id: int | None
+    sla_due: datetime | None
+    sla_breached: bool
+    created_at: datetime
+    updated_at: datetime
+    assigned_at: datetime | None
+    accepted_at: datetime | None
+    en_route_at: datetime | None
+    checkin_at: datetime | None
+    completed_at: datetime | None
+    signed_off_at: datetime | None
+    closed_at: datetime | None
+    signed_by: str | None
+    rating: int | None
+    feedback: str | None
+
+
+class EventOut(BaseModel):
+    id: int
+    work_order_id: str
+    from_status: str | None
+    to_status: str
+    ts: datetime
+    actor: str
+    reason: str
+    details: dict[str, Any]
+
+
+@router.get("", response_model=Page[WorkOrderOut])
+async def list_orders(  # noqa: PLR0917
+    conn: ConnDep,
+    p: Reader,
+    page: PagingDep,
+    rng: TimeRangeDep,
+    status: Status | None = None,
+    open_only: bool = False,
+    priority: Priority | None = None,
+    engineer_id: Ident | None = None,
+    site_id: Ident | None = None,
+    customer_id: Ident | None = None,
+    asset_id: Ident | None = None,
+) -> dict[str, Any]:
+    """Filter by status, priority, engineer, site, customer, asset and created time."""
+    where = (
+        Where()
+        .eq("status", status)
+        .eq("priority", priority)
+        .eq("engineer_id", engineer_id)
+        .eq("site_id", site_id)
+        .eq("customer_id", customer_id)
+        .eq("asset_id", asset_id)
+        .within("created_at", rng)
+    )
+    if open_only:
+        where.add("status NOT IN ('completed', 'signed_off', 'closed', 'cancelled')")
+    scope_orders(p, where)
+    return await fetch_page(
+        conn, "SELECT * FROM work_orders", where, "created_at DESC, id", page
+    )
+
+
+async def _default_sla(conn: ConnDep, body: WorkOrderIn) -> datetime | None:
+    if body.sla_due is not None:
+        return body.sla_due
+    row = await fetch_one(
+        conn,
+        "SELECT p.response_minutes FROM customers c JOIN sla_policies p ON p.tier = c.sla_tier"
+        " WHERE c.id = coalesce(%s, (SELECT customer_id FROM sites WHERE id = %s))",
+        (body.customer_id, body.site_id),
+    )
+    if row is None:
+        return None
+    return datetime.now(UTC) + timedelta(minutes=int(row["response_minutes"]))
+
+
+def _check_requester(p: Principal, body: WorkOrderIn) -> WorkOrderIn:
+    if p.is_staff:
+        return body
+    # A customer user raises requests for their own customer only.
+    if p.role != "customer" or not p.customer_id or p.work_order_id:
+        raise HTTPException(403, "only staff and customer users may create work orders")
+    if body.customer_id not in (None, p.customer_id):
+        raise HTTPException(403, "a customer may only raise requests for itself")
+    return body.model_copy(update={"customer_id": p.customer_id, "source": "customer_request"})
+
+
+@router.post("", response_model=WorkOrderOut, status_code=201)
+async def create_work_order(
+    body: WorkOrderIn,
+    conn: ConnDep,
+    publisher: PublisherDep,
+    p: Requester,
+) -> dict[str, Any]:
+    """Create an order by hand (dispatcher) or from a customer request (customer user)."""
+    body = _check_requester(p, body)
+    sla_due = await _default_sla(conn, body)
+    if body.customer_id and body.site_id:
+        site = await fetch_one(conn, "SELECT customer_id FROM sites WHERE id = %s", (body.site_id,))
+        if site and site["customer_id"] != body.customer_id:
+            raise HTTPException(422, "the site belongs to another customer")
+    row, created = await create_order(
+        NewOrder(
+            title=body.title,
+            priority=body.priority,
+            order_type=body.order_type,
+            description=body.description,
+            customer_id=body.customer_id,
+            site_id=body.site_id,
+            asset_id=body.asset_id,
+            required_skills=tuple(body.required_skills),
+            required_parts=body.required_parts,
+            sla_due_ms=int(sla_due.timestamp() * 1000) if sla_due else None,
+            idempotency_key=body.idempotency_key,
+        ),
+        conn=conn,
+        publisher=publisher,
+        actor=p.actor,
+    )
+    if created:
+        await audit(conn, p, "create", "work_order", row["id"], body.model_dump(mode="json"))
+    return row
+
+
+@router.get("/{work_order_id}", response_model=WorkOrderOut)
+async def get_work_order(work_order_id: str, conn: ConnDep, p: Reader) -> dict[str, Any]:
+    return await order_for(conn, p, work_order_id)
+
+
+@router.post("/{work_order_id}/transitions", response_model=WorkOrderOut)
+async def transition(
+    work_order_id: str,
+    body: TransitionIn,
+    conn: ConnDep,
+    publisher: PublisherDep,
+    p: StaffOrEngineer,
+) -> dict[str, Any]:
+    """Move the order (409 when the lifecycle does not allow it)."""
+    await order_for(conn, p, work_order_id)
+    if not p.is_staff:
+        if body.to not in ENGINEER_TARGETS:
+            raise HTTPException(403, f"an engineer may not move an order to {body.to.value!r}")
+        if body.engineer_id not in (None, p.engineer_id):
+            raise HTTPException(403, "an engineer may not hand an order to someone else")
+    row = await transition_order(
+        work_order_id,
+        body.to,
+        conn=conn,
+        publisher=publisher,
+        actor=p.actor,
+        reason=body.reason,
+        engineer_id=body.engineer_id,
+        manual_on_site=True,
+        ts_ms=body.ts if isinstance(body.ts, int) else None,
+    )
+    await audit(conn, p, "transition", "work_order", work_order_id, body.model_dump(mode="json"))
+    return row
+
+
+@router.get("/{work_order_id}/events", response_model=Page[EventOut])
+async def list_events(
+    work_order_id: str, conn: ConnDep, p: Reader, page: PagingDep
+) -> dict[str, Any]:
+    await order_for(conn, p, work_order_id)
+    where = Where().eq("work_order_id", work_order_id)
+    return await fetch_page(conn, "SELECT * FROM work_order_events", where, "id", page)

@@ -1,0 +1,41 @@
+"""Schemathesis fuzzes every operation of /openapi.json: no answer may be a 5xx."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import REPO, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_no_server_errors_under_fuzzing(stack: Stack, tmp_path: Path) -> None:
+    cli = Path(sys.executable).parent / "schemathesis"
+    result = subprocess.run(
+        [
+            str(cli), "run", f"{stack.api_url}/openapi.json",
+            "--checks", "not_a_server_error",
+            "--header", f"Authorization: Bearer {stack.admin_token}",
+            "--max-examples", "12",
+            "--max-time", "75",
+            "--workers", "2",
+            "--seed", "7",
+            "--request-timeout", "10",
+            "--no-shrink",
+            "--continue-on-failure",
+            "--suppress-health-check", "all",
+            "--warnings", "off",
+            "--report-dir", str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    tail = result.stdout[-6000:]
+    assert result.returncode == 0, tail
+    assert "Server error" not in tail
