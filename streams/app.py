@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_replication_factor=1,
         broker_session_timeout=6,
         broker_heartbeat_interval=2,
-        broker_max_poll_interval=10,
+        # Long enough for a slow batch under overload: with 10 s a lagging worker left its
+        # group and aiokafka never rejoined (seen in bench streams).
+        broker_max_poll_interval=300,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_wait_empty=False,

@@ -1,4 +1,4 @@
-"""Agent ``detect_checkins``: geofence check-in/out and engineer presence.
+"""``detect_checkins`` (run by the positions agent): geofence check-in/out, presence.
 
 Wiring around the pure :class:`~streams.geofence.GeofenceProcessor` and
 :class:`~streams.presence.OfflineTracker`: an ``enter`` at the site of the engineer's
@@ -12,19 +12,15 @@ from __future__ import annotations
 import logging
 import time
 
-import faust
-
-from models.codec import DecodeError, decode
 from models.messages import GeofenceEvent, GeofenceKind, Position
 from models.workorder import IllegalTransition, Status
 from services.workorders import transition_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
-from streams.app import app, topic
+from streams.app import app
 from streams.clock import clock
 from streams.context import db_pool, publisher
-from streams.deadletter import dead_letter
 from streams.fences import Fence, FenceIndex
 from streams.geofence import GeofenceConfig, GeofenceProcessor
 from streams.presence import OfflineTracker, PresenceChange
@@ -49,13 +45,30 @@ async def refresh_fences(force: bool = False) -> None:
     pool = await db_pool()
     async with pool.connection() as conn:
         sites = await q.load_fences(conn)
-    fences = [
-        Fence.of_polygon(r["id"], [tuple(p) for p in r["fence_polygon"]]) if r["fence_polygon"]
-        else Fence(r["id"], r["lat"], r["lon"], r["fence_radius_m"])
-        for r in sites
-    ]
+    fences = []
+    for r in sites:
+        try:
+            fences.append(
+                Fence.of_polygon(r["id"], [tuple(p) for p in r["fence_polygon"]])
+                if r["fence_polygon"] else Fence(r["id"], r["lat"], r["lon"], r["fence_radius_m"]))
+        except (ValueError, TypeError) as exc:  # the API refuses these; older rows may not
+            log.warning("site %s skipped for check-ins: %s", r["id"], exc)
     processor.index = FenceIndex(fences, margin_m=_s.geofence_exit_margin_m)
+    if not _fences_loaded_at:
+        await restore_presence()
     _fences_loaded_at = time.monotonic()
+
+
+async def restore_presence() -> None:
+    """After a (re)start, engineers the database shows online are tracked from their last
+    fix, so one who never reports again is marked offline after the timeout."""
+    pool = await db_pool()
+    async with pool.connection() as conn:
+        online = await q.rows(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
+                                    " WHERE status = 'online' AND last_seen IS NOT NULL")
+    for row in online:
+        presence.set_timeout(row["id"], float(row["offline_timeout_s"]))
+        presence.observe(row["id"], int(row["last_seen"].timestamp() * 1000))
 
 
 async def handle_geofence(ev: GeofenceEvent) -> None:
@@ -99,26 +112,19 @@ async def _apply(events: list[GeofenceEvent], changes: list[PresenceChange]) -> 
         await retry_db(lambda e=ev: handle_geofence(e), what="geofence", log=log)
 
 
-@app.agent(topic("telemetry.positions"))
-async def detect_checkins(stream: faust.StreamT[bytes]) -> None:
-    await retry_db(lambda: refresh_fences(force=True), what="load fences", log=log)
-    async for values in stream.take(1000, within=0.25):
-        await retry_db(refresh_fences, what="load fences", log=log)
-        events: list[GeofenceEvent] = []
-        changes: list[PresenceChange] = []
-        for value in values:
-            try:
-                pos = decode(Position, value)
-            except DecodeError as exc:
-                await dead_letter("telemetry.positions", value, str(exc))
-                continue
-            clock.observe(pos.ts)
-            events += processor.process(pos)
-            change = presence.observe(pos.engineer_id, pos.ts)
-            if change:
-                changes.append(change)
-        events += processor.advance(clock.now())
-        await _apply(events, changes)
+async def detect_checkins(batch: list[Position]) -> None:
+    """One batch of fixes through the geofence processor and the presence tracker."""
+    await retry_db(refresh_fences, what="load fences", log=log)
+    events: list[GeofenceEvent] = []
+    changes: list[PresenceChange] = []
+    for pos in batch:
+        clock.observe(pos.ts)
+        events += processor.process(pos)
+        change = presence.observe(pos.engineer_id, pos.ts)
+        if change:
+            changes.append(change)
+    events += processor.advance(clock.now())
+    await _apply(events, changes)
 
 
 @app.timer(interval=2.0)

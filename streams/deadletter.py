@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from models.codec import encode
+from pydantic import BaseModel
+
+from models.codec import DecodeError, decode, encode
 from models.messages import DeadLetter
 from models.timeutil import now_ms
 from streams.app import topic
@@ -23,3 +27,35 @@ async def dead_letter(source_topic: str, value: bytes | None, reason: str) -> No
         received_at=now_ms(),
     )
     await deadletters.send(key=source_topic.encode(), value=encode(letter))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def decode_or_dead_letter(model: type[M], source_topic: str, values: list[bytes]) -> list[M]:
+    """Decode a batch once; undecodable records go to the dead-letter topic."""
+    good: list[M] = []
+    for value in values:
+        try:
+            good.append(decode(model, value))
+        except DecodeError as exc:
+            await dead_letter(source_topic, value, str(exc))
+    return good
+
+
+async def guarded(stage: Callable[[list[M]], Awaitable[None]], batch: list[M],
+                  source_topic: str) -> None:
+    """Run one stage of an agent; a bug in it dead-letters the batch, never stops the agent.
+
+    (Database outages never reach here: stages wait them out with ``retry_db``.)
+    """
+    if not batch:
+        return
+    try:
+        await stage(batch)
+    except Exception as exc:
+        log.exception("%s failed on a batch of %d from %s", stage.__name__, len(batch),
+                      source_topic)
+        for item in batch:
+            await dead_letter(source_topic, encode(item),
+                              f"internal: {stage.__name__}: {type(exc).__name__}: {exc}")

@@ -1,4 +1,4 @@
-"""Agent ``track_etas``: live ETAs for every assigned/accepted/en-route order.
+"""``track_etas`` (run by the positions agent): live ETAs for assigned/accepted/en-route orders.
 
 Wiring around the pure :class:`~streams.eta.EtaEstimator`: recomputed on every fix,
 published on ``events.eta`` (and stored in ``eta_latest``) only when it moves enough or
@@ -10,14 +10,10 @@ from __future__ import annotations
 import logging
 import time
 
-import faust
-
-from models.codec import DecodeError, decode
 from models.messages import AlertEvent, AlertState, EtaUpdate, Position, Severity
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
-from streams.app import app, topic
 from streams.context import db_pool, publisher
 from streams.eta import ActiveOrder, EtaEstimator
 
@@ -69,15 +65,11 @@ async def publish_eta(update: EtaUpdate) -> None:
     await pub.event("events.eta", update.work_order_id, update)
 
 
-@app.agent(topic("telemetry.positions"))
-async def track_etas(stream: faust.StreamT[bytes]) -> None:
-    async for values in stream.take(1000, within=0.25):
-        await retry_db(refresh_orders, what="load active orders", log=log)
-        updates: list[EtaUpdate] = []
-        for value in values:
-            try:
-                updates += estimator.on_position(decode(Position, value))
-            except DecodeError:
-                continue  # detect_checkins dead-letters undecodable positions
-        for update in updates:
-            await retry_db(lambda u=update: publish_eta(u), what="publish eta", log=log)
+async def track_etas(batch: list[Position]) -> None:
+    """One batch of fixes through the ETA estimator; publish the updates worth it."""
+    await retry_db(refresh_orders, what="load active orders", log=log)
+    updates: list[EtaUpdate] = []
+    for pos in batch:
+        updates += estimator.on_position(pos)
+    for update in updates:
+        await retry_db(lambda u=update: publish_eta(u), what="publish eta", log=log)

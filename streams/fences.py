@@ -28,7 +28,10 @@ class Fence:
     def __post_init__(self) -> None:
         if self.polygon is not None:
             ring = [self.local(la, lo) for la, lo in self.polygon]
-            object.__setattr__(self, "_local", Polygon(ring))
+            poly = Polygon(ring)
+            if not poly.is_valid or poly.area <= 0:
+                raise ValueError(f"site {self.site_id}: fence polygon is not a valid outline")
+            object.__setattr__(self, "_local", poly)
 
     @classmethod
     def of_polygon(cls, site_id: str, vertices: Sequence[tuple[float, float]]) -> Fence:

@@ -1,123 +1,46 @@
-"""Agents on device readings: ``persist_readings`` (COPY batches) and ``raise_alerts``.
+"""Agent ``process_readings``: every device reading decoded once, then
 
-``raise_alerts`` wires the pure :class:`~streams.alerts.AlertProcessor` (threshold rules
-per asset model, one open alert per (device, fault type), clear after normal for a
-while, offline devices): every alert event is stored (idempotent: a partial unique
-index allows one open alert per device and fault) and published on ``events.alerts``.
+- persisted (COPY batches, idempotent),
+- through the threshold rules and alert dedup (:mod:`streams.alerting`),
+- through the fault model (:mod:`streams.predictions`).
+
+One agent per telemetry topic: faust's per-event cost is paid once, not per consumer.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
 
 import faust
 
-from models.codec import DecodeError, decode
-from models.messages import AlertEvent, AlertState, Reading, Severity
+from models.messages import Reading
 from stack.settings import get_settings
-from store import fieldevents as q
 from store.db import retry_db
 from store.telemetry import copy_readings
-from streams.alerts import AlertProcessor, RuleBook, RuleSyntaxError
+from streams.alerting import raise_alerts
 from streams.app import app, topic
-from streams.clock import clock
-from streams.context import db_pool, publisher
-from streams.deadletter import dead_letter
+from streams.context import db_pool
+from streams.deadletter import decode_or_dead_letter, guarded
+from streams.predictions import predict_failures
 
 log = logging.getLogger("fieldflow.streams.readings")
-_s = get_settings()
 readings_topic = topic("telemetry.readings")
-alerts = AlertProcessor(RuleBook())
-registry: dict[str, dict[str, Any]] = {}  # device id -> asset, model, rules, fault model
-_registry_at = 0.0
-_adopted = False
+_s = get_settings()
 
 
-async def refresh_registry(force: bool = False) -> None:
-    """Reload asset models' rules and the device -> asset map (new assets appear live)."""
-    global _registry_at, _adopted
-    if not force and time.monotonic() - _registry_at < _s.refresh_s:
-        return
+async def persist_readings(batch: list[Reading]) -> None:
     pool = await db_pool()
-    async with pool.connection() as conn:
-        devices = await q.device_registry(conn)
-        stored = await q.open_alerts(conn) if not _adopted else []
-    spec: dict[str, list[str]] = {}
-    for d in devices:
-        spec[d["model_id"]] = list(d["rules"] or [])
-    try:
-        alerts.rulebook = RuleBook.parse(spec)
-    except RuleSyntaxError as exc:
-        log.error("asset model rules not loaded: %s", exc)
-    registry.clear()
-    registry.update({d["device_id"]: d for d in devices})
-    for d in devices:
-        alerts.register_device(d["device_id"], d["model_id"], d["asset_id"],
-                               float(d["reading_timeout_s"]))
-    for row in stored:  # after a restart: open alerts are updated, never opened twice
-        alerts.adopt(AlertEvent(
-            device_id=row["device_id"], asset_id=row["asset_id"], fault_type=row["fault_type"],
-            kind=row["kind"], severity=Severity(row["severity"]), dedup_key=row["dedup_key"],
-            state=AlertState.OPENED, ts=int(row["updated_at"].timestamp() * 1000)))
-    _adopted = True
-    _registry_at = time.monotonic()
 
+    async def write() -> int:
+        async with pool.connection() as conn:
+            return await copy_readings(conn, batch)
 
-async def apply_alert(ev: AlertEvent) -> None:
-    pool = await db_pool()
-    async with pool.connection() as conn:
-        opened = await q.store_alert(conn, ev)
-    if ev.state != AlertState.OPENED or opened:
-        await (await publisher()).event("events.alerts", ev.device_id, ev)
-        log.info("alert %s %s/%s (%s)", ev.state.value, ev.device_id, ev.fault_type, ev.message)
-
-
-async def apply_alerts(events: list[AlertEvent]) -> None:
-    for ev in events:
-        await retry_db(lambda e=ev: apply_alert(e), what="store alert", log=log)
-
-
-def decode_readings(values: list[bytes]) -> tuple[list[Reading], list[tuple[bytes, str]]]:
-    good, bad = [], []
-    for value in values:
-        try:
-            good.append(decode(Reading, value))
-        except DecodeError as exc:
-            bad.append((value, str(exc)))
-    return good, bad
+    await retry_db(write, what="persist_readings", log=log)
 
 
 @app.agent(readings_topic)
-async def persist_readings(stream: faust.StreamT[bytes]) -> None:
-    pool = await db_pool()
+async def process_readings(stream: faust.StreamT[bytes]) -> None:
     async for values in stream.take(_s.worker_batch_size, within=_s.worker_batch_seconds):
-        good, bad = decode_readings(values)
-        for value, reason in bad:
-            await dead_letter("telemetry.readings", value, reason)
-
-        async def write(batch: list[Reading] = good) -> int:
-            async with pool.connection() as conn:
-                return await copy_readings(conn, batch)
-
-        await retry_db(write, what="persist_readings", log=log)
-
-
-@app.agent(readings_topic)
-async def raise_alerts(stream: faust.StreamT[bytes]) -> None:
-    await retry_db(lambda: refresh_registry(force=True), what="load devices", log=log)
-    async for values in stream.take(_s.worker_batch_size, within=_s.worker_batch_seconds):
-        await retry_db(refresh_registry, what="load devices", log=log)
-        good, _bad = decode_readings(values)  # persist_readings dead-letters the bad ones
-        events: list[AlertEvent] = []
-        for reading in sorted(good, key=lambda r: r.ts):
-            clock.observe(reading.ts)
-            events += alerts.process(reading)
-        await apply_alerts(events)
-
-
-@app.timer(interval=5.0)
-async def sweep_offline_devices() -> None:
-    if _adopted:
-        await apply_alerts(alerts.sweep(clock.now()))
+        batch = await decode_or_dead_letter(Reading, "telemetry.readings", values)
+        for stage in (persist_readings, raise_alerts, predict_failures):
+            await guarded(stage, batch, "telemetry.readings")

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+
 import faust
 
 from stack.logs import setup_logging
 from stack.settings import get_settings
-from streams import (  # noqa: F401 - registers the agents
-    automation,
-    checkins,
-    etas,
-    positions,
-    predictions,
-    readings,
-)
+from streams import automation, positions, readings  # noqa: F401 - registers the agents
 from streams.app import app
+
+log = logging.getLogger("fieldflow.streams.worker")
+
+
+_unassigned_since: float | None = None
+WATCHDOG_S = 90.0
+
+
+@app.timer(interval=10.0)
+async def watchdog() -> None:
+    """Exit (the supervisor restarts us) when the consumer has held no partition for
+    ``WATCHDOG_S``: a worker that silently left its group must not sit idle forever."""
+    global _unassigned_since
+    if app.consumer.assignment():
+        _unassigned_since = None
+        return
+    now = time.monotonic()
+    _unassigned_since = _unassigned_since or now
+    if now - _unassigned_since > WATCHDOG_S:
+        log.error("no partitions assigned for %.0fs: exiting so the supervisor restarts us",
+                  now - _unassigned_since)
+        os._exit(3)
 
 
 @app.task

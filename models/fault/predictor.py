@@ -73,6 +73,15 @@ class FaultPredictor:
         p = self.classifier.predict_proba(x)[:, 1]
         return [Prediction(float(r), float(q)) for r, q in zip(rul, p, strict=True)]
 
+    def predict_snapshots(self, snapshots: Sequence[tuple[FloatArray, int]]) -> list[Prediction]:
+        """Predictions for ``(window.buffer.copy(), window.n_seen)`` pairs taken after
+        each update, so a batch holding several cycles of one asset predicts every cycle."""
+        if not snapshots:
+            return []
+        stack = np.stack([buf for buf, _ in snapshots])
+        seen = np.array([n for _, n in snapshots], dtype=np.int64)
+        return self.predict_features(features_from_windows(stack, seen, self.spec.config))
+
     def predict_batch(self, windows: Sequence[AssetWindow]) -> list[Prediction]:
         """One prediction per window, for its newest cycle, in one vectorised call."""
         if not windows:

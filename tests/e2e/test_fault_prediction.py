@@ -20,8 +20,12 @@ FAILING, HEALTHY = (34, 31), 25  # true RUL at the last cycle: 7, 8 and 145
 
 def test_replayed_units_get_orders_before_failure_and_healthy_none(stack: Stack) -> None:
     site = seed_site(stack.database_url, lat=51.48, lon=-0.05, skills=["turbine"])
-    query(stack.database_url, "UPDATE asset_models SET fault_model = 'cmapss_fd001'"
-          " WHERE id = %s", (site["model"],))
+    with stack.api() as api:  # watch this asset model with the C-MAPSS fault model
+        got = api.patch(f"/api/v1/asset-models/{site['model']}",
+                        json={"fault_model": "cmapss_fd001"})
+        assert got.status_code == 200 and got.json()["fault_model"] == "cmapss_fd001", got.text
+        assert api.patch(f"/api/v1/asset-models/{site['model']}",
+                         json={"fault_model": "nope"}).status_code == 422
     devices = {FAILING[0]: site["dev"]}
     for unit in (FAILING[1], HEALTHY):
         asset, dev = uid("asset"), uid("dev")
@@ -62,6 +66,8 @@ def test_replayed_units_get_orders_before_failure_and_healthy_none(stack: Stack)
         assert fault == "predicted_failure"
         assert created_at.timestamp() * 1000 < last_ts[devices[unit]], "order after the end"
         assert "Predicted time left" in description and "cycles" in description
-    alerts = query(stack.database_url, "SELECT device_id, count(*) FROM alerts"
-                   " WHERE device_id = ANY(%s) GROUP BY device_id", (list(devices.values()),))
-    assert sorted(n for _d, n in alerts) == [1, 1]
+    alerts = query(stack.database_url, "SELECT device_id, kind, fault_type, severity, state,"
+                   " dedup_key, message FROM alerts WHERE device_id = ANY(%s)",
+                   (list(devices.values()),))
+    per_device = {d: sum(1 for a in alerts if a[0] == d) for d in devices.values()}
+    assert sorted(per_device.values()) == [0, 1, 1], alerts

@@ -61,7 +61,7 @@ def test_drive_to_site_checks_in_once(stack: Stack) -> None:
     # The engineer crossed the 100 m radius about 190 s after the start.
     assert t0 + 170_000 <= arrived_ms <= t0 + 215_000
     enters = query(stack.database_url, "SELECT kind, work_order_id FROM geofence_events"
-                   " WHERE engineer_id = %s", (eng,))
+                   " WHERE engineer_id = %s AND site_id = %s", (eng, site["site"]))
     assert enters == [("enter", order)]
     events = query(stack.database_url, "SELECT from_status, to_status, actor FROM"
                    " work_order_events WHERE work_order_id = %s", (order,))

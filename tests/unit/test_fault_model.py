@@ -135,3 +135,19 @@ def test_cli_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert {"rmse", "rmse_uncapped", "phm08_score", "n_test_units", "model_path"} <= set(out)
     assert out["n_test_units"] == 5 and (tmp_path / "p.png").stat().st_size > 1000
     assert out["inference_ms_per_update"] > 0
+
+
+def test_snapshots_predict_every_cycle_like_windows_do(model_path: Path) -> None:
+    """A batch with many cycles of one asset predicts each cycle, not only the last."""
+    p = FaultPredictor.load(model_path)
+    test = _subset(load_cmapss(TEST), [2])
+    w = p.new_window()
+    snaps, step_by_step = [], []
+    for i, (_cycle, metrics) in enumerate(unit_readings(test, 2)):
+        if w.update(float(i), metrics):
+            snaps.append((w.buffer.copy(), w.n_seen))
+            step_by_step.append(p.predict_batch([w])[0])
+    assert len(snaps) > 10
+    np.testing.assert_allclose(np.array(p.predict_snapshots(snaps)), np.array(step_by_step),
+                               rtol=1e-9)
+    assert p.predict_snapshots([]) == []

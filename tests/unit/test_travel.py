@@ -46,3 +46,16 @@ def test_matrix_is_square_with_zero_diagonal() -> None:
     assert len(m) == 3 and all(len(r) == 3 for r in m)
     assert all(m[i][i] == 0 for i in range(3))
     assert all(m[i][j] > 0 for i in range(3) for j in range(3) if i != j)
+
+
+def test_fence_polygons_are_checked() -> None:
+    from models.geo import polygon_problem
+
+    square = [(51.5, -0.1), (51.5, -0.099), (51.501, -0.099), (51.501, -0.1)]
+    assert polygon_problem(square) is None
+    assert polygon_problem([*square, square[0]]) is None  # closed ring
+    bowtie = [(51.5, -0.1), (51.501, -0.099), (51.5, -0.099), (51.501, -0.1)]
+    assert "cross itself" in (polygon_problem(bowtie) or "")
+    assert "area" in (polygon_problem([(51.5, -0.1), (51.5, -0.099), (51.5, -0.098)]) or "")
+    assert "distinct" in (polygon_problem([(1.0, 1.0), (1.0, 1.0), (2.0, 2.0)]) or "")
+    assert "span" in (polygon_problem([(0.0, 0.0), (0.0, 1.0), (1.0, 1.0)]) or "")
