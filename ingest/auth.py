@@ -57,6 +57,11 @@ class Credential:
         return cls(ENGINEER_PREFIX + _checked(engineer_id), password or generate_password())
 
 
+def usable_id(ident: str) -> bool:
+    """True when ``ident`` can be part of an MQTT user name and an ACL topic."""
+    return bool(_SAFE_ID.match(ident))
+
+
 def _checked(ident: str) -> str:
     if not _SAFE_ID.match(ident):
         raise ValueError(f"id {ident!r} cannot be an MQTT user (letters, digits, _ . - only)")
@@ -151,3 +156,23 @@ def auth_config(password_file: str, acl_file: str) -> str:
         f"password_file {password_file}\n"
         f"acl_file {acl_file}\n"
     )
+
+
+def password_file_users(text: str) -> dict[str, str]:
+    """``user -> $7$ hash`` of an existing password file (blank and ``#`` lines skipped)."""
+    users: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and ":" in line:
+            user, _, encoded = line.partition(":")
+            users[user] = encoded
+    return users
+
+
+def merge_password_file(existing: str, credentials: Iterable[Credential]) -> str:
+    """``existing`` with ``credentials`` added (a user given again gets the new password)."""
+    users = password_file_users(existing)
+    fresh = list(credentials)
+    render_password_file(fresh)  # validates: no duplicates, usable names
+    for cred in fresh:
+        users[cred.username] = hash_password(cred.password)
+    return "".join(f"{user}:{encoded}\n" for user, encoded in users.items())

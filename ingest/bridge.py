@@ -15,6 +15,7 @@ Run: ``python -m ingest.bridge`` (the supervisor does this).
 
 from __future__ import annotations
 
+import collections
 import logging
 import signal
 import threading
@@ -25,7 +26,7 @@ from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from confluent_kafka import KafkaError, Message, Producer
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from ingest.metrics import BridgeMetrics
 from ingest.router import SUBSCRIPTIONS, Router
@@ -34,6 +35,35 @@ from models.codec import encode
 from models.timeutil import now_ms
 
 log = logging.getLogger("fieldflow.bridge")
+_PUBACK = 0x40
+_PUBACK_HEAD = bytes((_PUBACK, 2))
+
+class _BufferedSocket:
+    """paho tuning: paho reads each packet with several tiny ``recv`` calls (command byte,
+    length bytes, body) and one ``select`` per packet. This wrapper reads 64 KiB at a time
+    and reports the rest through ``pending()``, which paho's loop honours (as for SSL)."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data: bytes = self._sock.recv(65536)  # BlockingIOError when empty: paho's EAGAIN
+            if not data:
+                return data
+            self._buf, self._pos = data, 0
+        start = self._pos
+        self._pos = min(len(self._buf), start + n)
+        return self._buf[start : self._pos]
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
 
 @dataclass
 class _Pending:
@@ -43,7 +73,7 @@ class _Pending:
     qos: int
     remaining: int
     t0: float
-    records: list[Outgoing] = field(default_factory=list)
+    published: int = 0
 
 
 @dataclass
@@ -70,6 +100,8 @@ class Bridge:
         self.router = router or Router()
         self.metrics = metrics or BridgeMetrics()
         self._slots = threading.BoundedSemaphore(config.max_in_flight)
+        # Messages whose Kafka records are all confirmed, waiting to be acked (thread-safe).
+        self._done: collections.deque[_Pending] = collections.deque()
         self._stop = threading.Event()
         self.producer = Producer(
             {
@@ -103,12 +135,29 @@ class Bridge:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self._connected = threading.Event()
+        self._loop_read_one = self.client.loop_read
+        self.client.loop_read = self._loop_read_many  # type: ignore[method-assign]
+
+    def _loop_read_many(self, max_packets: int = 1) -> MQTTErrorCode:
+        """paho reads one packet per loop turn; read every buffered one (up to 1000)."""
+        rc = self._loop_read_one(max_packets)
+        sock = self.client.socket()
+        for _ in range(1000):
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, _BufferedSocket):
+                break
+            if not sock.pending():
+                break
+            rc = self._loop_read_one(max_packets)
+        return rc
 
     # -- MQTT callbacks (paho network thread) -------------------------------
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if getattr(reason, "is_failure", False):
             log.error("MQTT connect refused: %s", reason)
             return
+        sock = client.socket()
+        if sock is not None and not isinstance(sock, _BufferedSocket):
+            client._sock = _BufferedSocket(sock)
         client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
         log.info(
             "MQTT connected to %s:%s, subscribed to %s",
@@ -125,23 +174,24 @@ class Bridge:
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         received = now_ms()
-        self.metrics.received.inc()
         # Backpressure: wait for a slot; the broker keeps the rest meanwhile.
         while not self._slots.acquire(timeout=1.0):
             if self._stop.is_set():
                 return
-        result = self.router.route(msg.topic, msg.payload, received)
+        self.metrics.received.inc()
+        self.metrics.in_flight.inc()
+        topic = msg.topic
+        result = self.router.route(topic, msg.payload, received)
         for cmd_topic, cmd_payload in result.commands:
             client.publish(cmd_topic, cmd_payload, qos=0)
-        records = list(result.records)
+        records = result.records
         if result.dead is not None:
             self.metrics.dead_lettered(result.dead_kind.value if result.dead_kind else "other")
-            records.append(Outgoing(TOPIC_DEADLETTER, msg.topic[:256], encode(result.dead)))
+            records = [*records, Outgoing(TOPIC_DEADLETTER, topic[:256], encode(result.dead))]
+        pending = _Pending(msg.mid, msg.qos, len(records), time.monotonic())
         if not records:
-            self._finish(msg.mid, msg.qos)
+            self._done.append(pending)
             return
-        pending = _Pending(msg.mid, msg.qos, len(records), time.monotonic(), records)
-        self.metrics.in_flight.inc()
         for rec in records:
             self._produce(rec, pending)
 
@@ -151,16 +201,14 @@ class Bridge:
             if err is not None:
                 log.warning("Kafka delivery to %s failed (%s); retrying", rec.topic, err)
                 self.metrics.retries.inc()
-                time.sleep(0.5)
+                time.sleep(0.1)
                 self._produce(rec, pending)
                 return
             if rec.topic != TOPIC_DEADLETTER:
-                self.metrics.published.inc()
+                pending.published += 1
             pending.remaining -= 1
             if pending.remaining == 0:
-                self.metrics.in_flight.dec()
-                self.metrics.latency.observe((time.monotonic() - pending.t0) * 1000)
-                self._finish(pending.mid, pending.qos)
+                self._done.append(pending)
 
         while True:
             try:
@@ -169,14 +217,47 @@ class Bridge:
             except BufferError:
                 self.producer.poll(0.05)  # local queue full: serve callbacks, then retry
 
-    def _finish(self, mid: int, qos: int) -> None:
-        if qos > 0:
-            self.client.ack(mid, qos)
-        self._slots.release()
+    def _finish_done(self) -> int:
+        """Ack every message whose records Kafka confirmed: one write, one metrics update."""
+        done = self._done
+        mids: list[int] = []
+        published = 0
+        now = time.monotonic()
+        latencies: list[float] = []
+        while True:
+            try:
+                pending = done.popleft()
+            except IndexError:
+                break
+            if pending.qos > 0:
+                mids.append(pending.mid)
+            published += pending.published
+            latencies.append((now - pending.t0) * 1000)
+        if not latencies:
+            return 0
+        self._send_acks(mids)
+        self.metrics.published.inc(published)
+        self.metrics.in_flight.dec(len(latencies))
+        self.metrics.latency.observe_many(latencies)
+        self._slots.release(len(latencies))
+        return len(latencies)
+
+    def _send_acks(self, mids: list[int]) -> None:
+        if not mids:
+            return
+        queue = getattr(self.client, "_packet_queue", None)
+        if queue is None:  # another paho: one ack() per message
+            for mid in mids:
+                self.client.ack(mid, 1)
+            return
+        # paho tuning: one buffer of PUBACKs written at once instead of one packet (and
+        # one socket write, one loop wake-up) per message; MQTT 3.1.1 PUBACK = 0x40 0x02 mid.
+        queue(_PUBACK, b"".join(_PUBACK_HEAD + mid.to_bytes(2, "big") for mid in mids), 0, 0)
 
     def _poll_kafka(self) -> None:
         while not self._stop.is_set():
-            self.producer.poll(0.05)
+            self.producer.poll(0.02)
+            self._finish_done()
 
     # -- lifecycle -----------------------------------------------------------
     def serve_metrics(self, host: str, port: int) -> None:
@@ -258,7 +339,8 @@ def main() -> None:
         ),
         router=Router.from_settings(settings.owntracks_devices,
                                     rate_per_s=settings.device_rate_limit_per_s,
-                                    burst=settings.device_rate_burst),
+                                    burst=settings.device_rate_burst,
+                                    max_ahead_s=settings.max_event_ahead_s),
     )
     bridge.serve_metrics(settings.host, settings.bridge_metrics_port)
 

@@ -43,6 +43,14 @@ class Histogram:
             self.total += value
             self.n += 1
 
+    def observe_many(self, values: list[float]) -> None:
+        buckets, counts = self.buckets, self.counts
+        with self._lock:
+            for value in values:
+                counts[bisect.bisect_left(buckets, value)] += 1
+            self.total += sum(values)
+            self.n += len(values)
+
     def quantile(self, q: float) -> float | None:
         """Upper bound of the bucket holding quantile ``q`` (None before any sample)."""
         with self._lock:

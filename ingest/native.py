@@ -35,7 +35,7 @@ def parse_position(engineer_id: str, payload: bytes, received_at: int) -> Outgoi
         )
     except ValidationError as exc:
         raise Rejected(describe(exc)) from None
-    return Outgoing(TOPIC_POSITIONS, pos.engineer_id, encode(pos))
+    return Outgoing(TOPIC_POSITIONS, pos.engineer_id, encode(pos), pos.ts)
 
 
 def parse_reading(device_id: str, payload: bytes, received_at: int) -> Outgoing:
@@ -57,4 +57,4 @@ def parse_reading(device_id: str, payload: bytes, received_at: int) -> Outgoing:
         )
     except ValidationError as exc:
         raise Rejected(describe(exc)) from None
-    return Outgoing(TOPIC_READINGS, reading.device_id, encode(reading))
+    return Outgoing(TOPIC_READINGS, reading.device_id, encode(reading), reading.ts)

@@ -102,7 +102,7 @@ def parse(
     if kind == "transition" and data.get("event") not in ("enter", "leave"):
         raise Rejected("transition: event must be 'enter' or 'leave'")
     position = _position(engineer_id, data, received_at)
-    return Outgoing(TOPIC_POSITIONS, engineer_id, encode(position))
+    return Outgoing(TOPIC_POSITIONS, engineer_id, encode(position), position.ts)
 
 
 def _optional(data: dict[str, Any], key: str) -> float | None:

@@ -39,6 +39,7 @@ SUBSCRIPTIONS = (
     f"{NAMESPACE}/+/DDEATH/+/+",
 )
 _DATA_TYPES = frozenset({"NDATA", "DDATA"})
+MAX_AHEAD_S = 86_400.0  # as the API's ``ts`` on transitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +60,12 @@ class Router:
         owntracks_directory: OwnTracksDirectory | None = None,
         sparkplug_decoder: SparkplugDecoder | None = None,
         limiter: RateLimiter | None = None,
+        max_ahead_s: float = MAX_AHEAD_S,
     ) -> None:
         self.owntracks = owntracks_directory or OwnTracksDirectory()
         self.sparkplug = sparkplug_decoder or SparkplugDecoder()
         self.limiter = limiter
+        self.max_ahead_ms = int(max_ahead_s * 1000)
 
     @classmethod
     def from_settings(
@@ -71,12 +74,14 @@ class Router:
         *,
         rate_per_s: float | None = None,
         burst: float | None = None,
+        max_ahead_s: float = MAX_AHEAD_S,
     ) -> Router:
         """A router from settings values (``owntracks_devices``; optional rate limit)."""
         limiter = None
         if rate_per_s is not None:
             limiter = RateLimiter(rate_per_s, burst if burst is not None else rate_per_s * 10)
-        return cls(OwnTracksDirectory(owntracks_devices), SparkplugDecoder(), limiter)
+        return cls(OwnTracksDirectory(owntracks_devices), SparkplugDecoder(), limiter,
+                   max_ahead_s)
 
     def route(self, topic: str, payload: bytes | bytearray, received_at: int) -> RouteResult:
         """Never raises: every message ends as records or as one dead letter."""
@@ -84,7 +89,9 @@ class Router:
         try:
             data = bytes(payload)
             try:
-                return self._route(topic, data, received_at, commands)
+                result = self._route(topic, data, received_at, commands)
+                self._check_clock(result.records, received_at)
+                return result
             except Rejected as exc:
                 return _dead(
                     topic, data, str(exc), kind=exc.kind, received_at=received_at,
@@ -125,6 +132,16 @@ class Router:
                 self._throttle(f"device/{ident}", received_at)
                 return RouteResult([native.parse_reading(ident, payload, received_at)])
         raise Rejected(f"no adapter for topic {topic[:200]!r}", RejectKind.NO_ROUTE)
+
+    def _check_clock(self, records: list[Outgoing], received_at: int) -> None:
+        """Event times far ahead of the bridge's clock are refused: the streams run their
+        timers (offline sweeps, dwell, SLAs) on the newest event time they have seen, so
+        one device with a wrong clock must not fast-forward the whole platform."""
+        newest = max((r.ts for r in records if r.ts is not None), default=None)
+        if newest is not None and newest - received_at > self.max_ahead_ms:
+            raise Rejected(f"timestamp {(newest - received_at) / 1000:.0f} s ahead of the"
+                           f" bridge clock (at most {self.max_ahead_ms // 1000} s)",
+                           RejectKind.INVALID)
 
     def _throttle(self, key: str, received_at: int) -> None:
         if self.limiter is not None and not self.limiter.allow(key, received_at):

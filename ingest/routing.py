@@ -20,11 +20,12 @@ TOPIC_DEADLETTER = "ingest.deadletter"
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One Kafka record: topic, key (engineer or device id) and encoded value."""
+    """One Kafka record: topic, key (engineer or device id), encoded value, event time."""
 
     topic: str
     key: str
     value: bytes
+    ts: int | None = None  # the message's event time (epoch ms), checked against the clock
 
 
 class RejectKind(StrEnum):

@@ -286,5 +286,5 @@ def readings(
                 )
             except ValidationError as exc:
                 raise Rejected(describe(exc)) from None
-            records.append(Outgoing(TOPIC_READINGS, device_id, encode(reading)))
+            records.append(Outgoing(TOPIC_READINGS, device_id, encode(reading), reading.ts))
     return records

@@ -77,3 +77,20 @@ def test_internal_errors_become_dead_letters(monkeypatch: pytest.MonkeyPatch) ->
     assert result.dead is not None
     assert result.dead.reason.startswith("internal: RuntimeError")
     assert result.dead_kind is RejectKind.INTERNAL
+
+
+@pytest.mark.parametrize(("ahead_s", "kind"), [(3600, None), (86_400, None),
+                                               (86_401, RejectKind.INVALID)])
+def test_event_times_far_ahead_of_the_bridge_clock_are_refused(
+        ahead_s: int, kind: RejectKind | None) -> None:
+    ts = NOW + ahead_s * 1000
+    for topic, payload in (
+        ("fieldflow/engineers/e1/location", f'{{"ts": {ts}, "lat": 51.5, "lon": -0.1}}'),
+        ("fieldflow/devices/d1/telemetry", f'{{"ts": {ts}, "metrics": {{"t": 1}}}}'),
+    ):
+        result = Router().route(topic, payload.encode(), NOW)
+        if kind is None:
+            assert result.dead is None and result.records[0].ts == ts
+        else:
+            assert result.dead is not None and result.dead_kind == kind
+            assert "ahead of the bridge clock" in result.dead.reason and not result.records
