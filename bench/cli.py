@@ -6,6 +6,9 @@ import importlib
 import sys
 
 BENCHES = {
+    "ingest": "MQTT -> bridge -> Kafka: sustained msgs/s, p50/p99 latency, loss",
+    "streams": "MQTT -> ... -> PostgreSQL: readings/s per worker, p50/p99 to stored and to order",
+    "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
     "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
 }
 

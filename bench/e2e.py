@@ -1,0 +1,219 @@
+"""``fieldflow bench e2e``: device fleet and engineers' phones through the whole stack.
+
+``--devices`` devices publish native readings at ``--rate`` readings/s in total and
+``--phones`` phones a GPS fix every ``--phone-interval`` seconds, over MQTT (paho,
+QoS 1, ``--publishers`` processes), for ``--duration`` seconds; ``--faults`` devices send
+one burst of hot readings each (rule ``temperature > 90``), which become alerts, work
+orders and assignments. Everything is seeded by SQL under a run prefix.
+
+Measured: sustained msgs/s (stored readings + positions / (last stored - first publish)),
+p50/p95/p99 MQTT publish -> stored (``stored_at``, ``clock_timestamp()`` at insert) and
+publish -> work order created (the ``new`` event's Kafka timestamp), CPU and RSS of each
+process (psutil on the pids of ``fieldflow status --json``; PostgreSQL with its
+backends), and loss (published - stored; must be 0).
+
+Starts the embedded stack when none runs in FIELDFLOW_HOME and stops only what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    ProcessSampler,
+    Publishers,
+    embedded_stack,
+    latency_summary,
+    mqtt_address,
+    print_table,
+    service_pids,
+    write_outputs,
+)
+from bench.streams import (
+    POSITIONS_SENT,
+    READINGS_SENT,
+    WO_TOPIC,
+    Source,
+    drain,
+    kafka_offsets,
+    plan_load,
+    retire_fleet,
+    seed_fleet,
+    store_latencies,
+    stored_count,
+    wait_for_orders,
+    workorder_latencies,
+)
+
+REFERENCE = "ThingsBoard: ~5,000 msgs/s on 2 vCPU with Kafka + PostgreSQL at 95% CPU"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import time
+
+    with embedded_stack("e2e") as (status, started):
+        db, kafka = status["database_url"], status["kafka_bootstrap"]
+        host, port = mqtt_address(status)
+        prefix = f"be-{uuid.uuid4().hex[:6]}"
+        fleet = seed_fleet(db, prefix, args.devices, args.phones)
+        print(
+            f"bench e2e: seeded {args.devices} devices and {args.phones} engineers ({prefix});"
+            " waiting for the worker to load them",
+            flush=True,
+        )
+        time.sleep(6)  # the agents reload devices, sites and rules every refresh_s (5 s)
+        wo_start = kafka_offsets(kafka, WO_TOPIC)
+        plans = plan_load(
+            host,
+            port,
+            fleet,
+            publishers=args.publishers,
+            rate=args.rate,
+            duration=args.duration,
+            faults=args.faults,
+            phones=fleet.engineers,
+            phone_interval_s=args.phone_interval,
+        )
+        sampler = ProcessSampler(service_pids(status)).start()
+        pubs = Publishers(plans)
+        sampler.add("publishers", pubs.start())
+        reports = pubs.collect(args.duration + 120)
+        published = sum(r["acked"] for r in reports)
+        print(f"bench e2e: published {published:,} messages; draining", flush=True)
+        sources = [
+            Source("readings", "device_id", fleet.devices, READINGS_SENT),
+            Source("positions", "engineer_id", fleet.engineers, POSITIONS_SENT),
+        ]
+
+        def count() -> int:
+            return sum(stored_count(db, s.table, s.column, s.ids) for s in sources)
+
+        stored = drain(count, published, args.drain_timeout)
+        processes = sampler.stop()
+        fault_sent = {d: ms for r in reports for d, ms in r["fault_sent_ms"].items()}
+        orders = wait_for_orders(db, [fleet.assets[d] for d in fault_sent], args.drain_timeout)
+        lat = store_latencies(db, sources, plans[0].start_at)
+        wo = workorder_latencies(kafka, wo_start, fleet, fault_sent)
+        retire_fleet(db, fleet)
+    t_first = min(r["t_first"] for r in reports)
+    t_pub = max(r["t_last"] for r in reports) - t_first
+    elapsed = max(1e-9, (lat["last_stored_ms"] or 0) / 1000 - t_first)
+    wo_summary = latency_summary(list(wo.values()))
+    return {
+        "msgs_per_s": round(stored / elapsed, 1),
+        "p50_ms": lat["p50_ms"],
+        "p95_ms": lat["p95_ms"],
+        "p99_ms": lat["p99_ms"],
+        "lost": max(0, published - stored),
+        "processes": {
+            name: {"cpu_pct": v["cpu_pct"], "rss_mb": v["rss_mb"]} for name, v in processes.items()
+        },
+        "work_order": {k: wo_summary[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms")},
+        "published": published,
+        "stored": stored,
+        "readings": sum(r["readings"] for r in reports),
+        "positions": sum(r["positions"] for r in reports),
+        "offered_per_s": round(published / max(1e-9, t_pub), 1),
+        "elapsed_s": round(elapsed, 2),
+        "faults": len(fault_sent),
+        "work_orders": orders,
+        "store_latency": lat,
+        "work_order_latency_ms": sorted(round(v, 1) for v in wo.values()),
+        "processes_detail": processes,
+        "publish_per_second": _sum_per_second(reports),
+        "args": vars(args),
+        "started_stack": started,
+        "reference": REFERENCE,
+    }
+
+
+def _sum_per_second(reports: list[dict[str, Any]]) -> list[int]:
+    out: list[int] = []
+    for r in reports:
+        for s, n in enumerate(r["per_second"]):
+            out.extend([0] * (s + 1 - len(out)))
+            out[s] += n
+    return out
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    lat = result["store_latency"]
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+    ax1.plot(result["publish_per_second"], label="published")
+    ax1.plot(lat["per_second"], label="stored")
+    ax1.set_xlabel("second of the run")
+    ax1.set_ylabel("messages per second")
+    ax1.legend()
+    ax1.set_title(f"{result['msgs_per_s']:,.0f} msgs/s sustained, lost {result['lost']}")
+    ax2.hist(lat["sample_ms"], bins=60)
+    ax2.set_xlabel("MQTT publish -> stored (ms)")
+    ax2.set_title(f"p50 {result['p50_ms']} / p95 {result['p95_ms']} / p99 {result['p99_ms']} ms")
+    names = list(result["processes"])
+    ax3.bar(names, [result["processes"][n]["cpu_pct"] for n in names])
+    ax3.set_ylabel("CPU % (100 = one core)")
+    ax3.tick_params(axis="x", rotation=30)
+    ax3.set_title("CPU per process")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fieldflow bench e2e", description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=float, default=60, help="seconds of publishing")
+    p.add_argument("--devices", type=int, default=1000, help="devices (one asset each)")
+    p.add_argument("--phones", type=int, default=200, help="engineers' phones")
+    p.add_argument("--rate", type=float, default=1500, help="offered readings/s in total")
+    p.add_argument("--phone-interval", type=float, default=1.0, help="s between a phone's fixes")
+    p.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    p.add_argument("--faults", type=int, default=30, help="devices that send a fault burst")
+    p.add_argument("--drain-timeout", type=float, default=60, help="s without progress to stop")
+    p.add_argument("--json", help="write the headline figures here")
+    p.add_argument("--out-dir", help="write a JSON report and a PNG here")
+    args = p.parse_args(argv)
+
+    r = run(args)
+    wo = r["work_order"]
+    print_table(
+        f"{args.devices} devices + {args.phones} phones, MQTT -> PostgreSQL, {args.duration:g} s",
+        [
+            ("published (PUBACKed)", f"{r['published']:,}"),
+            ("stored (distinct)", f"{r['stored']:,}"),
+            ("lost", f"{r['lost']:,}"),
+            ("offered msgs/s", f"{r['offered_per_s']:,.0f}"),
+            ("sustained msgs/s", f"{r['msgs_per_s']:,.0f}"),
+            (
+                "publish -> stored p50/p95/p99 ms",
+                f"{r['p50_ms']:,.0f} / {r['p95_ms']:,.0f} / {r['p99_ms']:,.0f}",
+            ),
+            (
+                f"publish -> work order ({wo['count']}/{r['faults']})",
+                f"{wo['p50_ms']:,.0f} / {wo['p95_ms']:,.0f} / {wo['p99_ms']:,.0f}",
+            ),
+        ],
+    )
+    print_table(
+        "processes",
+        [(n, f"{v['cpu_pct']:.0f}", f"{v['rss_mb']:.0f}") for n, v in r["processes"].items()],
+        header=("process", "CPU %", "RSS MB"),
+    )
+    print(f"  reference: {REFERENCE}")
+    headline = {k: r[k] for k in ("msgs_per_s", "p50_ms", "p95_ms", "p99_ms", "lost", "processes")}
+    for path in write_outputs(
+        "e2e", r, headline, json_path=args.json, out_dir=args.out_dir, plot=plot
+    ):
+        print(f"  wrote {path}")
+    verdict = "no loss" if r["lost"] == 0 else f"LOST {r['lost']}"
+    cpu = sum(v["cpu_pct"] for v in r["processes"].values())
+    print(
+        f"e2e: {r['msgs_per_s']:,.0f} msgs/s sustained, p50 {r['p50_ms']:.0f} ms p95 "
+        f"{r['p95_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms, work order p99 {wo['p99_ms']:.0f} ms,"
+        f" {verdict}, {cpu:.0f}% CPU in all" + ("" if not math.isnan(r["p99_ms"]) else " (no data)")
+    )
+    return 0 if r["lost"] == 0 else 1
