@@ -88,11 +88,15 @@ def write_mqtt_config(settings: Settings, *, mosquitto: bool) -> Path:
     if mosquitto:
         lines = [
             f"listener {settings.mqtt_port} {settings.host}",
-            "persistence false",
+            # Persistent sessions survive a broker restart (the bridge's subscription
+            # and the QoS 1 messages queued for it), saved every 10 s and at shutdown.
+            "persistence true",
+            f"persistence_location {conf_dir}/",
+            "autosave_interval 10",
             "log_dest stdout",
             "log_type error",
             "log_type warning",
-            "max_queued_messages 100000",
+            "max_queued_messages 1000000",
             "max_inflight_messages 1000",
             "user root" if _is_root() else "",
         ]

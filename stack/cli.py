@@ -135,8 +135,10 @@ def status(settings: Settings) -> dict[str, Any]:
     running = isinstance(sup_pid, int) and pid_alive(sup_pid)
     services = {}
     for name, svc in state.get("services", {}).items():
-        alive = svc.get("external") or pid_alive(svc.get("pid"))
-        services[name] = {**svc, "state": svc.get("state") if (alive and running) else "stopped"}
+        recorded = str(svc.get("state"))
+        finished = recorded in ("done", "failed") or recorded.startswith("exited")
+        alive = svc.get("external") or pid_alive(svc.get("pid")) or finished
+        services[name] = {**svc, "state": recorded if (alive and running) else "stopped"}
     return {
         "running": running,
         "supervisor_pid": sup_pid if running else None,
@@ -277,6 +279,13 @@ DELEGATES: list[tuple[str, str, str]] = [
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     setup_logging(settings.log_level)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Delegated commands parse their own options (argparse's REMAINDER would reject
+    # a first argument that starts with "--", e.g. `fieldflow simulate --duration 60`).
+    for name, module, _help in DELEGATES:
+        if argv[:1] == [name]:
+            delegated: int = _delegate(module)(argparse.Namespace(rest=argv[1:]))
+            return delegated
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)

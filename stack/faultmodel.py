@@ -6,13 +6,9 @@ load); the report and the predicted-vs-true plot go beside it unless given.
 
 from __future__ import annotations
 
-import logging
-import subprocess
 import sys
 
 from stack.settings import Settings, get_settings
-
-log = logging.getLogger("fieldflow.up")
 
 
 def _with_defaults(argv: list[str], settings: Settings) -> list[str]:
@@ -35,28 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     return train(_with_defaults(list(sys.argv[1:] if argv is None else argv), get_settings()))
 
 
-def ensure_model(settings: Settings) -> None:
-    """Train the fault model on first start (FD001, about 10-60 s) if it is missing."""
+def trainer_argv(settings: Settings) -> list[str] | None:
+    """The one-shot command that trains the missing fault model, or None when it exists.
+
+    The supervisor runs it in the background on first start (FD001, about 10-60 s);
+    the stream workers pick the model up as soon as the file appears.
+    """
     path = settings.resolved_fault_model_path
     if path.exists():
-        return
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    logfile = settings.log_dir / "train-fault-model.log"
-    log.info("fault model: none at %s; training it on data/cmapss FD001 (first start only, "
-             "see %s)", path, logfile)
-    with logfile.open("ab") as out:
-        subprocess.run([sys.executable, "-m", "stack.faultmodel", "--no-progress"],
-                       stdout=out, stderr=subprocess.STDOUT, check=True,
-                       env={**_env(settings)})
-    log.info("fault model: trained (%s)", path)
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    import os
-
-    return {**os.environ, "FIELDFLOW_HOME": str(settings.home_dir),
-            "FIELDFLOW_FAULT_MODEL_PATH": str(settings.resolved_fault_model_path)}
+    return [sys.executable, "-m", "stack.faultmodel", "--no-progress"]
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     restart: bool = False
+    oneshot: bool = False  # runs to completion in the background; exit 0 is success
     external: bool = False
     url: str | None = None
     proc: subprocess.Popen[bytes] | None = None

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         default=None, gt=0, description="per device/phone; excess goes to the dead letter"
     )
     device_rate_burst: float | None = Field(default=None, gt=0)
+    max_event_ahead_s: float = Field(
+        default=86_400.0, gt=0, description="event times further ahead of the bridge clock "
+        "go to the dead letter"
+    )
     owntracks_devices: dict[str, str] = Field(
         default_factory=dict, description='"user/device" -> engineer id'
     )

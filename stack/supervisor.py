@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from stack import bootstrap
-from stack.faultmodel import ensure_model
+from stack.faultmodel import trainer_argv
 from stack.procs import (
     MissingDependency,
     Service,
@@ -152,7 +152,8 @@ class Supervisor:
             )
             raise RuntimeError(f"{exc}; last lines of {logfile}:\n  " + "\n  ".join(tail)) from None
         svc.state = "running"
-        log.info("%s: ready in %.1fs (pid %s)", svc.name, time.monotonic() - t0, svc.pid)
+        log.info("%s: %s in %.1fs (pid %s)", svc.name, "started" if svc.oneshot else "ready",
+                 time.monotonic() - t0, svc.pid)
         self.write_state()
 
     def start_postgres(self) -> None:
@@ -256,6 +257,17 @@ class Supervisor:
                 "(apt-get install -y mosquitto for full speed)"
             )
 
+    def start_trainer(self) -> None:
+        """First start: train the missing fault model in the background (the workers wait)."""
+        argv = trainer_argv(self.settings)
+        if argv is None:
+            return
+        log.info("fault model: none at %s; training it on data/cmapss FD001 in the background "
+                 "(first start only, see %s)", self.settings.resolved_fault_model_path,
+                 self.settings.log_dir / "fault-model.log")
+        self._run(Service("fault-model", argv, env=child_env(self.settings), oneshot=True,
+                          ready=lambda: True))
+
     def start_apps(self) -> None:
         s = self.settings
         env = child_env(s)
@@ -307,8 +319,10 @@ class Supervisor:
             self._run(
                 Service(
                     "simulator",
-                    python_module("simulators.live"),
-                    env=env,
+                    python_module("simulators.live", "--api-url", s.api_url,
+                                  "--mqtt-url", s.resolved_mqtt_url,
+                                  "--home", str(s.home_dir)),
+                    env={**env, "FIELDFLOW_ADMIN_TOKEN": self.admin_token},
                     ready=(ready / "simulator.ready").exists,
                 )
             )
@@ -321,7 +335,7 @@ class Supervisor:
         result = bootstrap.migrate_and_seed(self.settings)
         self.admin_token = result
         bootstrap.create_topics(self.settings)
-        ensure_model(self.settings)
+        self.start_trainer()
         self.start_apps()
         self.write_state()
 
@@ -337,6 +351,21 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    _sim_offset = 0
+
+    def echo_simulator_status(self) -> None:
+        """In the foreground, show the live simulator's one-line status in the terminal."""
+        logfile = self.settings.log_dir / "simulator.log"
+        if not self.settings.simulate or not logfile.exists():
+            return
+        with logfile.open("rb") as fh:
+            fh.seek(self._sim_offset)
+            chunk = fh.read()
+        self._sim_offset += len(chunk)
+        lines = [ln for ln in chunk.decode(errors="replace").splitlines() if ln.strip()]
+        if lines:
+            print("\r\x1b[2K" + lines[-1][:160], end="", flush=True)
+
     def run(self, *, on_ready: Any = None) -> int:
         """Start everything, then watch the children until Ctrl-C or SIGTERM."""
         # Explicit: a process started in the background inherits SIGINT ignored.
@@ -348,6 +377,8 @@ class Supervisor:
                 on_ready(self)
             while True:
                 self.watch()
+                if on_ready:
+                    self.echo_simulator_status()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             log.info("stopping FieldFlow ...")
@@ -361,10 +392,16 @@ class Supervisor:
 
     def watch(self) -> None:
         for svc in self.services:
-            if svc.external or svc.proc is None or svc.alive() or self._stopping:
+            if (svc.external or svc.proc is None or svc.alive() or self._stopping
+                    or svc.state in ("done", "failed") or svc.state.startswith("exited")):
                 continue
             code = svc.proc.returncode
-            if svc.restart:
+            if svc.oneshot:
+                svc.state = "done" if code == 0 else "failed"
+                log.log(logging.INFO if code == 0 else logging.ERROR, "%s: %s (exit code %s)%s",
+                        svc.name, svc.state, code,
+                        "" if code == 0 else f", see {self.settings.log_dir / (svc.name + '.log')}")
+            elif svc.restart:
                 svc.restarts += 1
                 log.error(
                     "%s exited with code %s; restarting it (restart #%d), see %s",

@@ -113,22 +113,25 @@ def stack_home() -> Path:
     return home
 
 
+# The fault model is trained once per checkout (gitignored), not once per test session.
+SHARED_MODEL_ENV = {
+    "FIELDFLOW_FAULT_MODEL_PATH": str(REPO / ".fieldflow" / "models" / "fault_fd001.joblib"),
+}
+
+
+def stack_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a stack of our own in ``home``: free ports, the shared model."""
+    env = {**os.environ, "FIELDFLOW_HOME": str(home), **SHARED_MODEL_ENV, **extra}
+    for name in ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS"):
+        env[f"FIELDFLOW_{name}_PORT"] = str(free_port())
+    return env
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     home = stack_home()
-    env = {
-        **os.environ,
-        "FIELDFLOW_HOME": str(home),
-        "FIELDFLOW_POSTGRES_PORT": str(free_port()),
-        "FIELDFLOW_KAFKA_PORT": str(free_port()),
-        "FIELDFLOW_MQTT_PORT": str(free_port()),
-        "FIELDFLOW_API_PORT": str(free_port()),
-        "FIELDFLOW_BRIDGE_METRICS_PORT": str(free_port()),
-        # Trained once per checkout (gitignored), not once per test session.
-        "FIELDFLOW_FAULT_MODEL_PATH": str(REPO / ".fieldflow" / "models" / "fault_fd001.joblib"),
-        # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-        "FIELDFLOW_OWNTRACKS_DEVICES": json.dumps({"jane/iphone": "ot-jane"}),
-    }
+    # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
+    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,
