@@ -34,14 +34,12 @@ def test_foreground_up_then_ctrl_c_leaves_no_process() -> None:
 
     try:
         state = wait_until(all_running, timeout_s=180, interval=0.5)
-    except AssertionError:
-        proc.kill()
-        raise
-    pids = [s["pid"] for s in state["services"].values() if s["pid"]]
-    assert {"postgres", "kafka", "mqtt", "bridge", "worker", "api"} <= set(state["services"])
-    assert len(pids) >= 6
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=90)
+        pids = [s["pid"] for s in state["services"].values() if s["pid"]]
+        assert {"postgres", "kafka", "mqtt", "bridge", "worker", "api"} <= set(state["services"])
+        assert len(pids) >= 6
+    finally:  # whatever failed above, Ctrl-C it: a failing test must not leave a stack
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, out
     assert "FieldFlow is up." in out and "all services stopped" in out
     time.sleep(0.5)
