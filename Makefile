@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DEMO_FLAGS ?= --simulate
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-unit test-e2e lint bench-dispatch clean
+.PHONY: demo test test-unit test-e2e lint clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }

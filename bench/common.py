@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -21,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,16 @@ def embedded_stack(
             fieldflow(env, "down", timeout=180)
 
 
+def load_args(p: argparse.ArgumentParser, *, drain_timeout_s: float,
+              publishers_help: str = "publisher processes") -> None:
+    """The options every load benchmark shares: publishers, drain timeout and outputs."""
+    p.add_argument("--publishers", type=int, default=2, help=publishers_help)
+    p.add_argument("--drain-timeout", type=float, default=drain_timeout_s,
+                   help="s without progress to stop")
+    p.add_argument("--json", help="write the headline figures here")
+    p.add_argument("--out-dir", help="write a JSON report and a PNG here")
+
+
 def mqtt_address(status: dict[str, Any]) -> tuple[str, int]:
     host, _, port = str(status["mqtt_url"]).removeprefix("mqtt://").rpartition(":")
     return host, int(port)
@@ -138,7 +149,7 @@ class ProcessSampler:
     so its figure overstates what it really holds).
     """
 
-    def __init__(self, pids: dict[str, int | list[int]], interval_s: float = 1.0) -> None:
+    def __init__(self, pids: Mapping[str, int | list[int]], interval_s: float = 1.0) -> None:
         import psutil
 
         self._psutil = psutil

@@ -28,6 +28,7 @@ from bench.common import (
     Publishers,
     embedded_stack,
     latency_summary,
+    load_args,
     mqtt_address,
     print_table,
     service_pids,
@@ -171,11 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--phones", type=int, default=200, help="engineers' phones")
     p.add_argument("--rate", type=float, default=1500, help="offered readings/s in total")
     p.add_argument("--phone-interval", type=float, default=1.0, help="s between a phone's fixes")
-    p.add_argument("--publishers", type=int, default=2, help="publisher processes")
     p.add_argument("--faults", type=int, default=30, help="devices that send a fault burst")
-    p.add_argument("--drain-timeout", type=float, default=60, help="s without progress to stop")
-    p.add_argument("--json", help="write the headline figures here")
-    p.add_argument("--out-dir", help="write a JSON report and a PNG here")
+    load_args(p, drain_timeout_s=60)
     args = p.parse_args(argv)
 
     r = run(args)

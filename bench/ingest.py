@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.common import embedded_stack, load_args, mqtt_address, percentile
 
 TOPIC = "telemetry.readings"
 
@@ -199,32 +198,6 @@ def _raw_publisher(
     out.put(asdict(PublisherReport(index, sent, acked, t_first, t_last)))
 
 
-def _stack_env(home: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    if home:
-        env["FIELDFLOW_HOME"] = home
-    return env
-
-
-def _status(env: dict[str, str]) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "stack.cli", "status", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def _metrics_text(url: str | None) -> str:
     if not url:
         return ""
@@ -241,29 +214,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from confluent_kafka import Consumer, TopicPartition
     from tqdm import tqdm
 
-    env = _stack_env(None)
-    status = _status(env)
-    started = False
-    if not status.get("running"):
-        print("bench ingest: no stack running in FIELDFLOW_HOME; starting one (fieldflow up)")
-        up = subprocess.run(
-            [sys.executable, "-m", "stack.cli", "up", "--detach"], env=env, check=False
-        )
-        if up.returncode != 0:
-            raise SystemExit("bench ingest: fieldflow up failed")
-        started = True
-        status = _status(env)
-    try:
+    with embedded_stack("ingest") as (status, started):
         return _measure(args, status, Consumer, TopicPartition, tqdm) | {"started_stack": started}
-    finally:
-        if started:
-            subprocess.run([sys.executable, "-m", "stack.cli", "down"], env=env, check=False)
 
 
 def _measure(
     args: argparse.Namespace, status: dict[str, Any], consumer_cls: Any, tp_cls: Any, tqdm: Any
 ) -> dict[str, Any]:
-    host, port = status["mqtt_url"].removeprefix("mqtt://").split(":")
+    host, port = mqtt_address(status)
     run_id = uuid.uuid4().hex[:6]
     devices = [f"bench-{run_id}-{d:04d}" for d in range(args.devices)]
     wanted = set(devices)
@@ -357,8 +315,8 @@ def _measure(
     lost = max(0, published - len(seen))
     return {
         "msgs_per_s": round(len(seen) / elapsed, 1),
-        "p50_ms": round(_percentile(latencies, 0.50), 2),
-        "p99_ms": round(_percentile(latencies, 0.99), 2),
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
         "lost": lost,
         "published": published,
         "consumed_distinct": len(seen),
@@ -400,13 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--messages", type=int, default=200_000, help="readings to publish")
     size.add_argument("--duration", type=float, help="publish for S seconds instead")
     p.add_argument("--devices", type=int, default=200, help="distinct device ids (Kafka keys)")
-    p.add_argument("--publishers", type=int, default=2, help="publisher processes (connections)")
     p.add_argument("--publisher", choices=("paho", "raw"), default="paho",
                    help="paho clients, or a minimal raw-socket MQTT publisher (less CPU)")
     p.add_argument("--rate", type=float, default=0, help="offered msgs/s in total (0 = max)")
-    p.add_argument("--drain-timeout", type=float, default=30, help="s without progress to stop")
-    p.add_argument("--json", help="write the headline figures here")
-    p.add_argument("--out-dir", help="write a JSON report and a PNG here")
+    load_args(p, drain_timeout_s=30, publishers_help="publisher processes (connections)")
     args = p.parse_args(argv)
 
     result = run(args)

@@ -37,6 +37,7 @@ from bench.common import (
     Publishers,
     embedded_stack,
     latency_summary,
+    load_args,
     mqtt_address,
     print_table,
     service_pids,
@@ -214,7 +215,7 @@ def store_latencies(database_url: str, sources: list[Source], t0: float) -> dict
     count, pcts, worst, first_sent, last_stored = row
     pcts = pcts or [math.nan] * 3
     seconds = max((s for s, _ in per_s), default=-1) + 1
-    counts = dict(per_s)
+    counts: dict[int, int] = dict(per_s)
     return {
         "count": int(count),
         "p50_ms": round(float(pcts[0]), 1),
@@ -267,12 +268,16 @@ def workorder_latencies(
             for msg in consumer.consume(1000, 0.5):
                 if msg.error() is not None:
                     continue
-                if msg.offset() >= end[msg.partition()] - 1:
-                    todo.discard(msg.partition())
-                ev = json.loads(msg.value())
+                part, offset, value = msg.partition(), msg.offset(), msg.value()
+                if part is None or offset is None or value is None:
+                    continue
+                if offset >= end[part] - 1:
+                    todo.discard(part)
+                ev = json.loads(value)
                 asset = (ev.get("details") or {}).get("asset_id")
                 device = device_of.get(asset or "")
-                if ev.get("to_status") == "new" and device in fault_sent_ms and asset not in out:
+                if (ev.get("to_status") == "new" and asset and device in fault_sent_ms
+                        and asset not in out):
                     out[asset] = msg.timestamp()[1] - fault_sent_ms[device]
     finally:
         consumer.close()
@@ -489,13 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30, help="seconds of publishing")
     p.add_argument("--devices", type=int, default=1000, help="devices (one asset each)")
     p.add_argument("--rate", type=float, default=10_000, help="offered readings/s in total")
-    p.add_argument("--publishers", type=int, default=2, help="publisher processes")
     p.add_argument("--faults", type=int, default=40, help="devices that send a fault burst")
     p.add_argument("--engineers", type=int, default=20, help="engineers to dispatch to")
-    p.add_argument("--drain-timeout", type=float, default=60, help="s without progress to stop")
     p.add_argument("--profile", metavar="FILE", help="py-spy the worker into FILE (collapsed)")
-    p.add_argument("--json", help="write the headline figures here")
-    p.add_argument("--out-dir", help="write a JSON report and a PNG here")
+    load_args(p, drain_timeout_s=60)
     args = p.parse_args(argv)
 
     r = run(args)

@@ -39,7 +39,8 @@ def test_simulated_day_closes_every_fault(stack: Stack, tmp_path: Path) -> None:
     context = json.dumps({k: v for k, v in report.items() if k != "truth"}, indent=1,
                          default=str)[:4000]
 
-    assert wall < 180, f"took {wall:.0f}s of wall time\n{context}"
+    # Wall time is reported, not asserted (tests never assert on wall-clock time).
+    print(f"simulated {report['run']['simulated_s']:.0f} s in {wall:.0f} s of wall time")
     assert report["run"]["missing_endpoints"] == [], context
     assert report["faults_injected"] >= 2, context
     # every injected fault produced exactly one work order (and no order came from nowhere)
