@@ -14,7 +14,8 @@ COPY services services
 COPY stack stack
 COPY bench bench
 COPY data data
-RUN pip install .
+# Editable: the code, data/ and the SQL migrations stay under /app, where the defaults look.
+RUN pip install -e .
 RUN useradd --create-home fieldflow
 USER fieldflow
 ENV FIELDFLOW_HOME=/home/fieldflow/.fieldflow
