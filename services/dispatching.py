@@ -1,108 +1,135 @@
-"""Auto-dispatch use-case: rank engineers for an order (dispatch/) and assign the best.
+"""Auto-dispatch use-cases: rank engineers for an order (dispatch/) and assign the best.
 
-Shared by the streams (every new order) and the API (``POST /work-orders/{id}/assign``
-without an engineer). Loads the live picture from PostgreSQL, converts it to
-``dispatch.types`` and transitions the order to ``assigned``.
+Shared by the streams (every new alert order; the escalation timer's retry round) and the
+API (``POST /api/v1/work-orders/{id}/assign``, ``GET /api/v1/work-orders/{id}/candidates``).
+Ranks orders against the live picture (``services.picture``: engineers, van stock, last
+positions, open orders as routes) and transitions them to ``assigned`` through
+``services.workorders.transition_order``. Day plans and routes are in ``services.planning``.
+
+Engineers who rejected an order are never auto-assigned it again (a dispatcher still can,
+by hand). When the chosen candidate pre-empts a P4 order (dispatch/assign.py: a P1 that
+fits nobody's route may bump a P4 not yet en_route), that P4 goes back to ``new`` with
+the reason, so it is dispatched again. The timer's retry round over many orders is
+``services.dispatch_round``.
 """
 
 from __future__ import annotations
 
-from datetime import time
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from pydantic import BaseModel
 
 from dispatch.assign import rank_candidates
-from dispatch.types import FROZEN_STATUSES, Candidate, Engineer, Visit
+from dispatch.types import Candidate, Engineer, Visit
 from models.travel import TravelModel, TravelTimes
-from models.workorder import Priority, Status
+from models.workorder import DomainError, Priority, Status
+from services.picture import (
+    DAY_MS,
+    Picture,
+    fetch_rows,
+    load_picture,
+    order_rows,
+    rejected_by,
+    visit_of,
+)
 from services.publisher import Publisher
-from services.workorders import get_order, transition_order
+from services.workorders import Conflict, get_order, transition_order
 
-DAY_MS = 86_400_000
-ROUTE_STATUSES = (Status.ASSIGNED, Status.ACCEPTED, *FROZEN_STATUSES)
-
-
-def _secs(t: time) -> int:
-    return t.hour * 3600 + t.minute * 60 + t.second
+PREEMPTABLE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
+ASSIGNABLE = frozenset({Status.NEW, Status.ASSIGNED})  # the lifecycle allows -> assigned
 
 
-def _day_s(ts: Any, day_start_ms: int) -> int | None:
-    return None if ts is None else int(ts.timestamp() * 1000 - day_start_ms) // 1000
+class NoEngineer(Conflict):
+    """Nobody can take the order now (409); the message says why."""
 
 
-def _visit(row: dict[str, Any], day_start_ms: int) -> Visit:
-    return Visit(
-        id=row["id"],
-        lat=row["lat"],
-        lon=row["lon"],
-        skills=frozenset(row["required_skills"] or ()),
-        parts={k: int(v) for k, v in (row["required_parts"] or {}).items()},
-        service_s=int(row["service_minutes"] or 45) * 60,
-        priority=Priority(row["priority"]),
-        sla_due_s=_day_s(row["sla_due"], day_start_ms),
-        status=Status(row["status"]),
-        engineer_id=row["engineer_id"],
-        frozen=Status(row["status"]) in FROZEN_STATUSES,
-    )
+class NoSite(Conflict):
+    """The order has no site, so there is nowhere to send anyone (409)."""
 
 
-_ORDER_SQL = """
-    SELECT o.id, o.status, o.priority, o.required_skills, o.required_parts, o.sla_due,
-           o.engineer_id, o.updated_at, s.lat, s.lon,
-           coalesce(m.service_minutes, 45) AS service_minutes
-    FROM work_orders o JOIN sites s ON s.id = o.site_id
-    LEFT JOIN assets a ON a.id = o.asset_id LEFT JOIN asset_models m ON m.id = a.model_id
-"""
+class Changed(Conflict):
+    """The order (or the one to pre-empt) changed since the picture was loaded (409)."""
 
 
-async def load_engineers(
-    conn: AsyncConnection[Any], day_start_ms: int
-) -> tuple[list[Engineer], dict[str, Visit]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            """
-            SELECT e.*, p.lat AS pos_lat, p.lon AS pos_lon,
-                   coalesce((SELECT jsonb_object_agg(part_id, qty) FROM van_stock v
-                             WHERE v.engineer_id = e.id), '{}') AS stock
-            FROM engineers e LEFT JOIN engineer_last_position p ON p.engineer_id = e.id
-            """
-        )
-        rows = await cur.fetchall()
-        await cur.execute(
-            _ORDER_SQL + " WHERE o.engineer_id IS NOT NULL AND o.status = ANY(%s)"
-            " ORDER BY o.engineer_id, o.assigned_at NULLS LAST",
-            ([s.value for s in ROUTE_STATUSES],),
-        )
-        open_rows = await cur.fetchall()
-    visits = {r["id"]: _visit(r, day_start_ms) for r in open_rows}
-    routes: dict[str, list[str]] = {}
-    for r in open_rows:
-        routes.setdefault(r["engineer_id"], []).append(r["id"])
-    engineers = []
-    for r in rows:
-        home = (r["home_lat"], r["home_lon"]) if r["home_lat"] is not None else None
-        pos = (r["pos_lat"], r["pos_lon"]) if r["pos_lat"] is not None else None
-        if home is None and pos is None:
-            continue
-        start, end = _secs(r["shift_start"]), _secs(r["shift_end"])
-        # Frozen stops go first, in the order they were taken on.
-        route = sorted(routes.get(r["id"], []), key=lambda i: not visits[i].frozen)
-        engineers.append(
-            Engineer(
-                id=r["id"],
-                skills=frozenset(r["skills"] or ()),
-                shift_start_s=start,
-                shift_end_s=end if end > start else end + 86_400,
-                home=home or pos,  # type: ignore[arg-type]
-                position=pos,
-                van_stock={k: int(v) for k, v in r["stock"].items()},
-                route=tuple(route),
-                online=r["status"] == "online",
-            )
-        )
-    return engineers, visits
+class Withdrawn(BaseModel):
+    """What an engineer's phone receives when an order is taken off their route."""
+
+    type: str = "withdrawn"
+    work_order_id: str
+    reason: str
+
+
+def ensure_assignable(order: Mapping[str, Any]) -> None:
+    """Raise ``Conflict`` (409) unless the lifecycle lets the order be (re)assigned."""
+    if Status(order["status"]) not in ASSIGNABLE:
+        raise Conflict(f"work order {order['id']} is {order['status']}: only new or assigned"
+                       " orders can be (re)assigned")
+
+
+# --- pure helpers -------------------------------------------------------------------
+
+
+def pool_for(order_id: str, engineers: Iterable[Engineer],
+             exclude: frozenset[str] = frozenset()) -> list[Engineer]:
+    """The engineers to rank ``order_id`` against: minus ``exclude``, and with the order
+    itself taken off any route (re-dispatching an order that is already assigned)."""
+    return [replace(e, route=tuple(i for i in e.route if i != order_id))
+            if order_id in e.route else e for e in engineers if e.id not in exclude]
+
+
+def why_nobody(order: Visit, engineers: Sequence[Engineer], now_s: int,
+               exclude: frozenset[str] = frozenset()) -> str:
+    """A dispatcher-readable reason why no engineer can take ``order`` now."""
+    skilled = [e for e in engineers if order.skills <= e.skills]
+    excluded = [e for e in skilled if e.id in exclude]
+    skills = ", ".join(sorted(order.skills)) or "no special skills"
+    note = f" ({len(excluded)} excluded: rejected it or not accepted in time)" if excluded else ""
+    skilled = [e for e in skilled if e.id not in exclude]
+    if not skilled:
+        return f"no engineer has the skills it needs ({skills}){note}"
+    online = [e for e in skilled if e.online]
+    if not online:
+        return f"{len(skilled)} engineer(s) have the skills ({skills}) but none is online{note}"
+    on_shift = [e for e in online if e.shift_start_s <= now_s < e.shift_end_s]
+    if not on_shift:
+        return f"{len(online)} skilled engineer(s) online but none is on shift now{note}"
+    stocked = [e for e in on_shift
+               if all(e.van_stock.get(p, 0) >= q for p, q in order.parts.items())]
+    if not stocked:
+        return (f"none of the {len(on_shift)} skilled engineer(s) on shift carries the parts "
+                f"{dict(order.parts)} and no depot can supply them{note}")
+    return (f"{len(stocked)} qualified engineer(s) on shift, but none can fit it into their "
+            f"route within its time window and before their shift ends{note}")
+
+
+def manual_warnings(order: Visit, e: Engineer | None, now_s: int) -> list[str]:
+    """What a dispatcher should know when assigning ``order`` to ``e`` by hand."""
+    if e is None:
+        return ["engineer has no home base or position: no ETA"]
+    out = []
+    if not e.online:
+        out.append("engineer is offline")
+    if not e.shift_start_s <= now_s < e.shift_end_s:
+        out.append("engineer is off shift now")
+    missing = {p: q for p, q in order.parts.items() if e.van_stock.get(p, 0) < q}
+    if missing:
+        out.append(f"van lacks parts {missing}")
+    return out
+
+
+# --- ranking and assigning ----------------------------------------------------------
+
+
+async def rank_in(picture: Picture, order: Visit, travel: TravelTimes,
+                  exclude: frozenset[str] = frozenset()) -> list[Candidate]:
+    """Rank ``order`` against ``picture`` (in a thread: OR-Tools must not block the loop)."""
+    pool = pool_for(order.id, picture.engineers, exclude)
+    return await asyncio.to_thread(
+        rank_candidates, order, pool, picture.visits, travel, now_s=picture.now_s)
 
 
 async def rank_for_order(
@@ -113,21 +140,98 @@ async def rank_for_order(
     travel: TravelTimes | None = None,
     exclude: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
-    day_start = now_ms - now_ms % DAY_MS
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_ORDER_SQL + " WHERE o.id = %s", (work_order_id,))
-        row = await cur.fetchone()
+    """Ranked candidates for one order ([] when it has no site or nobody fits)."""
+    row = (await order_rows(conn, [work_order_id])).get(work_order_id)
     if row is None:
         return []
-    engineers, visits = await load_engineers(conn, day_start)
-    engineers = [e for e in engineers if e.id not in exclude]
-    return rank_candidates(
-        _visit(row, day_start),
-        engineers,
-        visits,
-        travel or TravelModel(),
-        now_s=(now_ms - day_start) // 1000,
-    )
+    picture = await load_picture(conn, now_ms)
+    return await rank_in(picture, visit_of(row, picture.day_start_ms),
+                         travel or TravelModel(), exclude)
+
+
+async def assign_if_unchanged(
+    snapshot: Mapping[str, Any],
+    engineer_id: str,
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    now_ms: int,
+    actor: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    event_key: str | None = None,
+    preempts: str | None = None,
+) -> dict[str, Any]:
+    """Assign the order to ``engineer_id`` unless its status or engineer changed since
+    ``snapshot`` was read (raises :class:`Changed`). With ``preempts``, that order (a P4
+    on the same engineer's route, not yet en route) first goes back to ``new``."""
+    oid = str(snapshot["id"])
+    async with conn.transaction():
+        now = await get_order(conn, oid, lock=True)
+        if (now["status"], now["engineer_id"]) != (snapshot["status"], snapshot["engineer_id"]):
+            raise Changed(f"work order {oid} changed meanwhile (now {now['status']})")
+        if preempts is not None:
+            victim = await get_order(conn, preempts, lock=True)
+            if (victim["engineer_id"] != engineer_id or victim["priority"] != Priority.P4.value
+                    or Status(victim["status"]) not in PREEMPTABLE):
+                raise Changed(f"work order {preempts} can no longer be pre-empted")
+            await transition_order(
+                preempts, Status.REJECTED, conn=conn, publisher=publisher, actor=actor,
+                ts_ms=now_ms, reason=f"pre-empted by {snapshot['priority']} order {oid}; "
+                "back to dispatch", details={"preempted_by": oid})
+        row = await transition_order(
+            oid, Status.ASSIGNED, conn=conn, publisher=publisher, actor=actor,
+            engineer_id=engineer_id, ts_ms=now_ms, event_key=event_key, reason=reason,
+            details={"previous_engineer": snapshot["engineer_id"], **(details or {}),
+                     **({"preempted": preempts} if preempts else {})})
+    if preempts is not None:
+        await publisher.to_engineer(engineer_id, Withdrawn(
+            work_order_id=preempts, reason=f"pre-empted by {snapshot['priority']} order {oid}"))
+    return row
+
+
+async def assign_candidate(
+    row: Mapping[str, Any], best: Candidate, *, conn: AsyncConnection[Any],
+    publisher: Publisher, now_ms: int, actor: str, why: str, event_key: str | None,
+) -> dict[str, Any]:
+    return await assign_if_unchanged(
+        row, best.engineer_id, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
+        reason=f"{why}: " + "; ".join(best.reasons), event_key=event_key,
+        details={"score": round(best.score, 1), "eta_s": best.eta_s}, preempts=best.preempts)
+
+
+async def assign_best(
+    work_order_id: str,
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    now_ms: int,
+    actor: str,
+    travel: TravelTimes | None = None,
+    exclude: frozenset[str] = frozenset(),
+    event_key: str | None = None,
+    why: str = "auto-dispatch",
+) -> tuple[Candidate, dict[str, Any]]:
+    """Assign the best-ranked engineer (never one who rejected the order); returns the
+    candidate and the updated order. Raises :class:`NoEngineer` (409) saying why nobody
+    fits, ``NotFound`` (404) for an unknown order, ``Conflict`` when it has no site."""
+    order = await get_order(conn, work_order_id)
+    ensure_assignable(order)
+    row = (await order_rows(conn, [work_order_id])).get(work_order_id)
+    if row is None:
+        raise NoSite(f"work order {work_order_id} has no site: nowhere to send anyone")
+    picture = await load_picture(conn, now_ms)
+    skip = exclude | await rejected_by(conn, work_order_id)
+    visit = visit_of(row, picture.day_start_ms)
+    candidates = await rank_in(picture, visit, travel or TravelModel(), skip)
+    if not candidates:
+        raise NoEngineer(f"no engineer can take work order {work_order_id} now: "
+                         + why_nobody(visit, pool_for(visit.id, picture.engineers),
+                                      picture.now_s, skip))
+    best = candidates[0]
+    updated = await assign_candidate(order, best, conn=conn, publisher=publisher,
+                                      now_ms=now_ms, actor=actor, why=why, event_key=event_key)
+    return best, updated
 
 
 async def auto_assign(
@@ -139,30 +243,117 @@ async def auto_assign(
     actor: str,
     travel: TravelTimes | None = None,
     exclude: frozenset[str] = frozenset(),
-    event_key: str | None = None, why: str = "auto-dispatch",
+    event_key: str | None = None,
+    why: str = "auto-dispatch",
 ) -> Candidate | None:
-    """Assign the best-ranked engineer; None (order stays as it is) when nobody fits."""
-    candidates = await rank_for_order(
-        work_order_id, conn=conn, now_ms=now_ms, travel=travel, exclude=exclude
-    )
-    if not candidates:
+    """Assign the best-ranked engineer; None (order stays as it is) when nobody fits.
+
+    Engineers who rejected this order are never auto-assigned it again (a dispatcher
+    still can, by hand), so a rejection cannot bounce back to the same phone.
+    """
+    try:
+        best, _ = await assign_best(work_order_id, conn=conn, publisher=publisher,
+                                    now_ms=now_ms, actor=actor, travel=travel,
+                                    exclude=exclude, event_key=event_key, why=why)
+    except (NoEngineer, NoSite):
         return None
-    best = candidates[0]
-    order = await get_order(conn, work_order_id)
-    await transition_order(
-        work_order_id,
-        Status.ASSIGNED,
-        conn=conn,
-        publisher=publisher,
-        actor=actor,
-        engineer_id=best.engineer_id,
-        ts_ms=now_ms,
-        event_key=event_key,
-        reason=f"{why}: " + "; ".join(best.reasons),
-        details={
-            "score": round(best.score, 1),
-            "eta_s": best.eta_s,
-            "previous_engineer": order["engineer_id"],
-        },
-    )
     return best
+
+
+# --- for the dispatcher: by hand, and the candidates ---------------------------------
+
+
+class UnknownEngineer(DomainError):
+    status_code = 422
+
+
+class LacksSkills(Conflict):
+    """The engineer lacks a skill the order requires (409)."""
+
+
+@dataclass(frozen=True)
+class ManualAssignment:
+    order: dict[str, Any]
+    reasons: list[str]
+    candidate: Candidate | None  # how the order fits the engineer's route, if it does
+    day_start_ms: int
+
+
+async def assign_by_hand(
+    work_order_id: str,
+    engineer_id: str,
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    now_ms: int,
+    actor: str,
+    note: str = "",
+    travel: TravelTimes | None = None,
+) -> ManualAssignment:
+    """A dispatcher's choice: the engineer must exist (422) and have the skills (409);
+    being offline, off shift, short of parts, a past rejecter or without room is allowed
+    and listed in the reasons. Assigning the engineer who already has it changes nothing."""
+    order = await get_order(conn, work_order_id)
+    ensure_assignable(order)
+    found = await fetch_rows(conn, "SELECT skills FROM engineers WHERE id = %s", (engineer_id,))
+    if not found:
+        raise UnknownEngineer(f"unknown engineer {engineer_id!r}")
+    missing = sorted(set(order["required_skills"] or ()) - set(found[0]["skills"] or ()))
+    if missing:
+        raise LacksSkills(f"engineer {engineer_id} lacks the skill(s) {', '.join(missing)}"
+                          f" that work order {work_order_id} requires")
+    reasons = ["assigned by hand" + (f": {note}" if note else "")]
+    fit: Candidate | None = None
+    day_start = now_ms - now_ms % DAY_MS
+    row = (await order_rows(conn, [work_order_id])).get(work_order_id)
+    if row is not None:  # with a site: say what the assignment means for the route
+        picture = await load_picture(conn, now_ms)
+        visit = visit_of(row, picture.day_start_ms)
+        e = next((x for x in picture.engineers if x.id == engineer_id), None)
+        reasons += manual_warnings(visit, e, picture.now_s)
+        if engineer_id in await rejected_by(conn, work_order_id):
+            reasons.append("engineer rejected this order before")
+        others = frozenset(x.id for x in picture.engineers if x.id != engineer_id)
+        ranked = (await rank_in(picture, visit, travel or TravelModel(), others)
+                  if e is not None and e.online else [])
+        if ranked and ranked[0].preempts is None:  # by hand, nothing is pre-empted
+            fit = ranked[0]
+            reasons += list(fit.reasons)
+        elif e is not None:
+            reasons.append("does not fit the engineer's route within windows and shift end")
+    if order["status"] == Status.ASSIGNED.value and order["engineer_id"] == engineer_id:
+        return ManualAssignment(order, reasons, fit, day_start)  # already theirs
+    updated = await assign_if_unchanged(
+        order, engineer_id, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
+        reason="; ".join(reasons), details={"manual": True})
+    return ManualAssignment(updated, reasons, fit, day_start)
+
+
+RANKABLE = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED})
+
+
+@dataclass(frozen=True)
+class CandidatesView:
+    candidates: list[Candidate]
+    rejected: frozenset[str]
+    note: str | None  # why nobody fits, when nobody does
+    day_start_ms: int
+
+
+async def candidates_for(work_order_id: str, *, conn: AsyncConnection[Any], now_ms: int,
+                         travel: TravelTimes | None = None) -> CandidatesView:
+    """Everyone who could take the order now, best first (past rejecters included: the
+    view flags them; auto-assignment skips them)."""
+    order = await get_order(conn, work_order_id)
+    if Status(order["status"]) not in RANKABLE:
+        raise Conflict(f"work order {work_order_id} is {order['status']}: no longer dispatchable")
+    row = (await order_rows(conn, [work_order_id])).get(work_order_id)
+    if row is None:
+        raise NoSite(f"work order {work_order_id} has no site: nowhere to send anyone")
+    picture = await load_picture(conn, now_ms)
+    visit = visit_of(row, picture.day_start_ms)
+    ranked = await rank_in(picture, visit, travel or TravelModel())
+    note = None if ranked else why_nobody(visit, pool_for(visit.id, picture.engineers),
+                                          picture.now_s)
+    return CandidatesView(ranked, await rejected_by(conn, work_order_id), note,
+                          picture.day_start_ms)

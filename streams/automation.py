@@ -11,15 +11,18 @@ MQTT inbox. A timer escalates orders not accepted in time and retries unassigned
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 import faust
+import psycopg
 
 from models.codec import DecodeError, decode
 from models.messages import AlertEvent, AlertState, Severity
 from models.timeutil import to_datetime
 from models.workorder import Priority
+from services.dispatch_round import Job, dispatch_round, waiting_jobs
 from services.dispatching import auto_assign
 from services.workorders import NewOrder, create_order
 from stack.settings import get_settings
@@ -35,6 +38,7 @@ _s = get_settings()
 ORDER_KINDS = frozenset({"rule", "prediction"})
 PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.MAJOR: Priority.P2,
             Severity.WARNING: Priority.P3, Severity.INFO: Priority.P4}
+SLOW_ROUND_S = 5.0  # a retry round should take well under the timer's 10 s
 
 
 def order_for_alert(alert: AlertEvent, device: dict[str, Any], sla_minutes: int) -> NewOrder:
@@ -85,9 +89,16 @@ async def handle_alert(alert: AlertEvent) -> None:
 
 async def dispatch(order_id: str, *, conn: Any, exclude: frozenset[str] = frozenset(),
                    event_key: str | None = None, why: str = "auto-dispatch") -> None:
-    best = await auto_assign(order_id, conn=conn, publisher=await publisher(),
-                             now_ms=clock.now(), actor="dispatch", exclude=exclude,
-                             event_key=event_key, why=why)
+    """Assign the best engineer; one order that cannot be planned never stops the rest."""
+    try:
+        best = await auto_assign(order_id, conn=conn, publisher=await publisher(),
+                                 now_ms=clock.now(), actor="dispatch", exclude=exclude,
+                                 event_key=event_key, why=why)
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown):
+        raise  # retry_db waits the outage out
+    except Exception:
+        log.exception("order %s: dispatch failed; will retry", order_id)
+        return
     if best is None:
         log.warning("order %s: no engineer can take it now; will retry", order_id)
     else:
@@ -102,11 +113,19 @@ async def open_work_orders(stream: faust.StreamT[bytes]) -> None:
         except DecodeError as exc:
             await dead_letter("events.alerts", value, str(exc))
             continue
-        await retry_db(lambda a=alert: handle_alert(a), what="open work order", log=log)
+        try:
+            await retry_db(lambda a=alert: handle_alert(a), what="open work order", log=log)
+        except Exception as exc:
+            log.exception("alert %s: no work order", alert.dedup_key)
+            await dead_letter("events.alerts", value, f"internal: {type(exc).__name__}: {exc}")
 
 
 async def escalate() -> None:
-    """Re-dispatch orders not accepted in time (event time) and retry unassigned ones."""
+    """Re-dispatch orders not accepted in time (event time) and retry unassigned ones.
+
+    One round: the stale and the waiting orders are ranked against one picture of the
+    engineers (services.dispatch_round), most urgent first.
+    """
     now = clock.now()
     pool = await db_pool()
     async with pool.connection() as conn:
@@ -115,18 +134,44 @@ async def escalate() -> None:
             "SELECT id, priority, engineer_id, assigned_at FROM work_orders"
             " WHERE status = 'assigned' AND assigned_at IS NOT NULL",
         )
+        jobs: list[Job] = []
         for row in stale:
             limit = _s.accept_within_s.get(row["priority"], 1800)
             if row["assigned_at"] + timedelta(seconds=limit) > to_datetime(now):
                 continue
             # The re-assignment is the escalation event (reason says so); one per timeout.
             key = f"escalate:{row['id']}:{int(row['assigned_at'].timestamp())}"
-            await dispatch(row["id"], conn=conn, exclude=frozenset({row["engineer_id"]}),
-                           event_key=key, why=f"escalated: not accepted within {limit}s")
-        waiting = await q.rows(conn, "SELECT id FROM work_orders WHERE status = 'new'"
-                                     " AND site_id IS NOT NULL")
-        for row in waiting:
-            await dispatch(row["id"], conn=conn)
+            jobs.append(Job(row["id"], exclude=frozenset({row["engineer_id"]}), event_key=key,
+                            why=f"escalated: not accepted within {limit}s"))
+        jobs += await waiting_jobs(conn)
+        if jobs:
+            started = time.monotonic()
+            report = await dispatch_round(jobs, conn=conn, publisher=await publisher(),
+                                          now_ms=now, actor="dispatch")
+            took = time.monotonic() - started
+            level = (logging.WARNING if report.failed or took > SLOW_ROUND_S
+                     else logging.INFO if report.assigned or report.preempted else logging.DEBUG)
+            log.log(level, "dispatch round: %d orders in %.2fs: %d assigned, %d pre-empted,"
+                        " %d nobody fits, %d changed meanwhile, %d failed", len(jobs),
+                    took, len(report.assigned), len(report.preempted),
+                    len(report.unassignable), len(report.skipped), len(report.failed))
+            for oid, why in report.unassignable.items():
+                log.debug("order %s: nobody fits now (%s); will retry", oid, why)
+        orphans = await q.rows(
+            conn,
+            "SELECT * FROM alerts WHERE state <> 'cleared' AND work_order_id IS NULL"
+            " AND kind = ANY(%s) AND updated_at < %s",
+            (list(ORDER_KINDS), to_datetime(now - 5000)),
+        )
+    # An alert stored just before a crash may never have reached events.alerts: the
+    # database is the truth, so open alerts without an order get one here (idempotent).
+    for row in orphans:
+        log.warning("alert %s has no work order yet; opening it now", row["dedup_key"])
+        await handle_alert(AlertEvent(
+            device_id=row["device_id"], asset_id=row["asset_id"], fault_type=row["fault_type"],
+            kind=row["kind"], severity=Severity(row["severity"]), dedup_key=row["dedup_key"],
+            state=AlertState.OPENED, ts=int(row["opened_at"].timestamp() * 1000),
+            message=row["message"], value=row["value"], details=row["details"]))
 
 
 @app.timer(interval=10.0)

@@ -1,0 +1,393 @@
+"""Dispatch through the API: auto and manual assignment, ranked candidates, P1 pre-empting
+a P4, day plans (dry run and applied) and an engineer's route with ETAs; roles and errors.
+
+Each test builds its own world whose engineers alone hold a unique skill, so engineers of
+other tests never take these orders. The streams' retry round (every 10 s) may assign an
+order to an online engineer before the API does; the assertions hold either way, since
+both rank the same picture.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack, wait_until
+from tests.e2e.test_api_world import (
+    World,
+    assert_error,
+    make_engineer,
+    make_order,
+    make_world,
+    move,
+    ok,
+    uid,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def skilled_world(stack: Stack, engineers: int = 2) -> tuple[World, str]:
+    """A world whose engineers (offline for now) alone have a fresh skill."""
+    w = make_world(stack, engineers=engineers)
+    skill = uid("skill")
+    with stack.api() as api:
+        for eng in w.engineers:
+            ok(api.patch(f"/api/v1/engineers/{eng}", json={"skills": ["hvac", skill]}))
+    return w, skill
+
+
+def set_online(api: httpx.Client, *engineers: str) -> None:
+    for eng in engineers:
+        ok(api.patch(f"/api/v1/engineers/{eng}", json={"status": "online"}))
+
+
+def assign(api: httpx.Client, order_id: str, body: Any = None) -> httpx.Response:
+    if body is None:
+        return api.post(f"/api/v1/work-orders/{order_id}/assign")
+    return api.post(f"/api/v1/work-orders/{order_id}/assign", json=body)
+
+
+def get_order(api: httpx.Client, order_id: str) -> dict[str, Any]:
+    return ok(api.get(f"/api/v1/work-orders/{order_id}"))  # type: ignore[no-any-return]
+
+
+def events(api: httpx.Client, order_id: str) -> list[dict[str, Any]]:
+    page = ok(api.get(f"/api/v1/work-orders/{order_id}/events", params={"limit": 100}))
+    return page["items"]  # type: ignore[no-any-return]
+
+
+def staff_token(api: httpx.Client, role: str = "dispatcher") -> str:
+    user = uid("user")
+    ok(api.post("/api/v1/users", json={"id": user, "name": role, "role": role}), 201)
+    return ok(api.post(f"/api/v1/users/{user}/tokens", json={}), 201)["token"]  # type: ignore[no-any-return]
+
+
+def customer_token(api: httpx.Client, order_id: str) -> str:
+    return ok(api.post(f"/api/v1/work-orders/{order_id}/tracking-token", json={}),  # type: ignore[no-any-return]
+              201)["token"]
+
+
+def test_auto_assign_takes_the_best_and_never_goes_back_to_a_rejecter(stack: Stack) -> None:
+    w, skill = skilled_world(stack)
+    near, far = w.engineers  # homes 1.1 km and 2.2 km from the site
+    with stack.api() as api:
+        order = make_order(api, w, required_skills=[skill])
+        err = assert_error(assign(api, order["id"]), 409)  # everyone offline
+        assert "none is online" in err["message"] and order["id"] in err["message"]
+        assert get_order(api, order["id"])["status"] == "new"
+        set_online(api, near, far)
+        got = ok(assign(api, order["id"]))  # no body at all: auto
+        assert got["mode"] == "auto" and got["engineer_id"] == near
+        assert got["work_order"]["status"] == "assigned"
+        assert got["work_order"]["engineer_id"] == near
+        assert got["score"] is not None and got["eta"] is not None
+        assert any("skills ok" in r for r in got["reasons"])
+        assert got["preempted_work_order_id"] is None
+        assigned = [e for e in events(api, order["id"]) if e["to_status"] == "assigned"]
+        assert "skills ok" in assigned[-1]["reason"] and assigned[-1]["details"]["score"]
+    with stack.api(w.tokens[near]) as me:
+        ok(move(me, order["id"], "rejected", reason="not my area"))
+    with stack.api() as api:
+        cands = ok(api.get(f"/api/v1/work-orders/{order['id']}/candidates"))
+        flags = {c["engineer_id"]: c["rejected_before"] for c in cands["candidates"]}
+        assert flags == {near: True, far: False}
+        got = ok(assign(api, order["id"], {}))
+        assert got["engineer_id"] == far  # the nearer one rejected it
+    with stack.api(w.tokens[far]) as me:
+        ok(move(me, order["id"], "rejected", reason="no time"))
+    with stack.api() as api:
+        err = assert_error(assign(api, order["id"], {"reason": "try again"}), 409)
+        assert "2 excluded" in err["message"]
+        back = get_order(api, order["id"])
+        assert back["status"] == "new" and back["engineer_id"] is None
+        got = ok(assign(api, order["id"], {"engineer_id": near, "reason": "customer asked"}))
+        assert got["mode"] == "manual" and got["engineer_id"] == near
+        assert "engineer rejected this order before" in got["reasons"]
+        assert got["reasons"][0] == "assigned by hand: customer asked"
+
+
+def test_assign_by_hand_with_warnings_and_every_error(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    with stack.api() as api:
+        order = make_order(api, w, required_skills=[skill])
+        err = assert_error(assign(api, order["id"], {"engineer_id": "eng-nobody"}), 422)
+        assert "unknown engineer" in err["message"]
+        plain, _ = make_engineer(api, lat=w.lat, lon=w.lon)  # hvac only
+        err = assert_error(assign(api, order["id"], {"engineer_id": plain}), 409)
+        assert skill in err["message"] and "lacks" in err["message"]
+        for bad in ({"bogus": 1}, {"engineer_id": 5}, {"engineer_id": "bad id!"},
+                    {"engineer_id": eng, "reason": "x" * 3000}, [1], "text"):
+            assert_error(assign(api, order["id"], bad), 422)
+        assert_error(api.post(f"/api/v1/work-orders/{order['id']}/assign", content=b"{",
+                              headers={"content-type": "application/json"}), 422)
+        for body in (None, {}, {"engineer_id": eng}):
+            assert_error(assign(api, "WO-NOPE", body), 404)
+        assert get_order(api, order["id"])["status"] == "new"  # nothing changed so far
+        dispatcher = staff_token(api)
+    with stack.api(dispatcher) as desk:
+        got = ok(assign(desk, order["id"], {"engineer_id": eng}))  # offline: allowed by hand
+    assert got["mode"] == "manual" and got["work_order"]["engineer_id"] == eng
+    assert "engineer is offline" in got["reasons"] and got["eta"] is None
+    with stack.api() as api:
+        n_events = len(events(api, order["id"]))
+        again = ok(assign(api, order["id"], {"engineer_id": eng}))  # already theirs
+        assert again["work_order"]["status"] == "assigned"
+        assert len(events(api, order["id"])) == n_events
+        ok(move(api, order["id"], "cancelled", reason="duplicate"))
+        err = assert_error(assign(api, order["id"]), 409)
+        assert "cancelled" in err["message"]
+        assert_error(assign(api, order["id"], {"engineer_id": eng}), 409)
+        assert_error(api.get(f"/api/v1/work-orders/{order['id']}/candidates"), 409)
+        nowhere = ok(api.post("/api/v1/work-orders", json={
+            "title": "No site", "required_skills": [skill]}), 201)
+        err = assert_error(assign(api, nowhere["id"]), 409)
+        assert "no site" in err["message"]
+        assert_error(api.get(f"/api/v1/work-orders/{nowhere['id']}/candidates"), 409)
+        assert_error(api.get("/api/v1/work-orders/WO-NOPE/candidates"), 404)
+        audit = ok(api.get("/api/v1/audit", params={"entity_id": order["id"], "limit": 50}))
+        assert any(a["action"] == "assign" for a in audit["items"])
+
+
+def test_candidates_are_ranked_with_reasons(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=3)
+    with stack.api() as api:
+        order = make_order(api, w, required_skills=[skill], priority="P3")
+        empty = ok(api.get(f"/api/v1/work-orders/{order['id']}/candidates"))
+        assert empty["candidates"] == [] and "none is online" in empty["note"]
+        set_online(api, *w.engineers)
+        dispatcher = staff_token(api)
+    with stack.api(dispatcher) as desk:
+        got = ok(desk.get(f"/api/v1/work-orders/{order['id']}/candidates"))
+    assert got["work_order_id"] == order["id"] and got["note"] is None
+    ranked = got["candidates"]
+    assert [c["engineer_id"] for c in ranked] == w.engineers  # nearest first
+    assert [c["score"] for c in ranked] == sorted(c["score"] for c in ranked)
+    for c in ranked:
+        assert c["reasons"] and c["reasons"][0].startswith("skills ok")
+        assert order["id"] in c["route"] and c["preempts"] is None
+        assert datetime.fromisoformat(c["eta"]) > datetime.now(UTC) - timedelta(minutes=1)
+        assert c["travel_s"] > 0 and not c["rejected_before"]
+
+
+def _shift(now: datetime, minutes_left: int) -> dict[str, str]:
+    end = now + timedelta(minutes=minutes_left)
+    if end.date() != now.date():
+        pytest.skip("too close to midnight (UTC) for a shift ending within the day")
+    start = max(now - timedelta(hours=1), now.replace(hour=0, minute=0, second=0))
+    return {"shift_start": start.strftime("%H:%M:%S"), "shift_end": end.strftime("%H:%M:%S")}
+
+
+def test_p1_preempts_a_p4_not_yet_en_route_which_goes_back_to_dispatch(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    inbox: list[dict[str, Any]] = []
+    phone = stack.mqtt_client()
+    phone.on_message = lambda _c, _u, msg: inbox.append(json.loads(msg.payload))
+    phone.subscribe(f"fieldflow/engineers/{eng}/inbox", qos=1)
+    with stack.api() as api:
+        # 70 minutes left: one 45-minute job fits, two do not.
+        ok(api.patch(f"/api/v1/engineers/{eng}", json=_shift(datetime.now(UTC), 70)))
+        p4 = make_order(api, w, required_skills=[skill], priority="P4")
+        ok(assign(api, p4["id"], {"engineer_id": eng}))
+        set_online(api, eng)
+        p1 = make_order(api, w, required_skills=[skill], priority="P1")
+        got = ok(assign(api, p1["id"]))
+        assert got["engineer_id"] == eng
+        if got["preempted_work_order_id"] is not None:  # else the retry round was first
+            assert got["preempted_work_order_id"] == p4["id"]
+            assert any(f"pre-empts P4 order {p4['id']}" in r for r in got["reasons"])
+        bumped = get_order(api, p4["id"])
+        assert bumped["status"] == "new" and bumped["engineer_id"] is None
+        last = events(api, p4["id"])[-1]
+        assert last["to_status"] == "rejected"
+        assert f"pre-empted by P1 order {p1['id']}" in last["reason"]
+        assert last["details"]["preempted_by"] == p1["id"]
+        assert get_order(api, p1["id"])["engineer_id"] == eng
+        withdrawn = {"type": "withdrawn", "work_order_id": p4["id"],
+                     "reason": f"pre-empted by P1 order {p1['id']}"}
+        try:  # the phone hears that the P4 is off its route
+            wait_until(lambda: withdrawn in inbox, timeout_s=15)
+        finally:
+            phone.loop_stop()
+            phone.disconnect()
+        # A pre-emption is not a rejection: once there is room, the P4 goes back to them.
+        ok(move(api, p1["id"], "cancelled", reason="fixed remotely"))
+        again = ok(assign(api, p4["id"]))
+        assert again["engineer_id"] == eng and again["preempted_work_order_id"] is None
+
+
+def _plan(api: httpx.Client, **body: Any) -> httpx.Response:
+    return api.post("/api/v1/dispatch/plan", json=body)
+
+
+def test_plan_tomorrow_dry_run_changes_nothing_and_apply_assigns_in_route_order(
+        stack: Stack) -> None:
+    w, skill = skilled_world(stack)  # offline now: tomorrow everyone is on the roster
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    with stack.api() as api:
+        orders = [make_order(api, w, required_skills=[skill], priority=p)
+                  for p in ("P1", "P2", "P4")]
+        nobody = make_order(api, w, required_skills=[skill, uid("rare")], priority="P3")
+        ids = [o["id"] for o in orders] + [nobody["id"]]
+        dry = ok(_plan(api, date=tomorrow.isoformat(), work_order_ids=ids, time_limit_s=1))
+        assert dry["applied"] is False and dry["assigned"] == [] and dry["apply_errors"] == []
+        assert dry["date"] == tomorrow.isoformat() and set(dry["planned"]) == set(ids)
+        routed = {s["work_order_id"]: r["engineer_id"] for r in dry["routes"]
+                  for s in r["stops"]}
+        assert set(routed) == {o["id"] for o in orders}
+        assert set(routed.values()) <= set(w.engineers)
+        for r in dry["routes"]:
+            prev = None
+            for s in r["stops"]:
+                arrival, start, leave = (datetime.fromisoformat(s[k])
+                                         for k in ("arrival", "start", "departure"))
+                assert arrival <= start < leave and start.date() == tomorrow
+                assert leave - start == timedelta(minutes=45) and s["held"] is False
+                assert prev is None or prev <= arrival
+                prev = leave
+        assert dry["unassigned"] == [{"work_order_id": nobody["id"],
+                                      "reason": dry["unassigned"][0]["reason"]}]
+        assert "no engineer has skill" in dry["unassigned"][0]["reason"]
+        for o in orders:
+            assert get_order(api, o["id"])["status"] == "new"
+        applied = ok(_plan(api, date=tomorrow.isoformat(), work_order_ids=ids,
+                           time_limit_s=1, apply=True))
+        assert applied["applied"] is True and applied["apply_errors"] == []
+        done = {a["work_order_id"]: a["engineer_id"] for a in applied["assigned"]}
+        assert set(done) == {o["id"] for o in orders}
+        for r in applied["routes"]:
+            stops = [s["work_order_id"] for s in r["stops"]]
+            rows = [get_order(api, i) for i in stops]
+            assert all(o["status"] == "assigned" and o["engineer_id"] == r["engineer_id"]
+                       for o in rows)
+            assert [o["assigned_at"] for o in rows] == sorted(o["assigned_at"] for o in rows)
+            assert "day plan" in events(api, stops[0])[-1]["reason"]
+        assert get_order(api, nobody["id"])["status"] == "new"
+        audit = ok(api.get("/api/v1/audit", params={"entity_id": tomorrow.isoformat()}))
+        assert any(a["action"] == "plan" for a in audit["items"])
+
+
+def test_plan_today_by_default_and_bad_requests(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    with stack.api() as api:
+        set_online(api, eng)
+        a = make_order(api, w, required_skills=[skill], priority="P2")
+        b = make_order(api, w, required_skills=[skill], priority="P3")
+        got = ok(_plan(api, work_order_ids=[a["id"], b["id"]], time_limit_s=0.5))
+        assert got["date"] == datetime.now(UTC).date().isoformat()
+        mine = next(r for r in got["routes"] if r["engineer_id"] == eng)
+        assert {s["work_order_id"] for s in mine["stops"]} >= {a["id"], b["id"]}
+        assert all(datetime.fromisoformat(s["start"]) > datetime.now(UTC) - timedelta(minutes=1)
+                   for s in mine["stops"])
+        rare = make_order(api, w, required_skills=[uid("rare")], priority="P1")
+        default = ok(_plan(api, time_limit_s=1))  # every open unassigned order
+        assert rare["id"] in default["planned"] and default["applied"] is False
+        reasons = {u["work_order_id"]: u["reason"] for u in default["unassigned"]}
+        assert "no engineer has skill" in reasons[rare["id"]]
+        placed = {s["work_order_id"] for r in default["routes"] for s in r["stops"]}
+        assert set(default["planned"]) <= placed | set(reasons)
+        yesterday = (date.today() - timedelta(days=2)).isoformat()
+        assert "past" in assert_error(_plan(api, date=yesterday), 422)["message"]
+        err = assert_error(_plan(api, work_order_ids=[a["id"], "WO-NOPE"]), 404)
+        assert "WO-NOPE" in err["message"]
+        ok(move(api, rare["id"], "cancelled", reason="duplicate"))
+        err = assert_error(_plan(api, work_order_ids=[rare["id"]]), 409)
+        assert "cancelled" in err["message"]
+        for bad in ({"time_limit_s": 0}, {"time_limit_s": 31}, {"work_order_ids": []},
+                    {"work_order_ids": ["bad id!"]}, {"date": "not-a-date"}, {"bogus": True},
+                    {"apply": "maybe"}):
+            assert_error(api.post("/api/v1/dispatch/plan", json=bad), 422)
+        assert_error(api.post("/api/v1/dispatch/plan"), 422)  # a body is required
+
+
+def test_engineer_route_in_order_with_etas_and_who_may_read_it(stack: Stack) -> None:
+    w, skill = skilled_world(stack)
+    eng, other = w.engineers
+    with stack.api() as api:
+        o1, o2, o3 = (make_order(api, w, required_skills=[skill]) for _ in range(3))
+        for o in (o2, o3, o1):  # assigned in this order, while offline: no auto-dispatch race
+            ok(assign(api, o["id"], {"engineer_id": eng}))
+        route = ok(api.get(f"/api/v1/engineers/{eng}/route"))
+        assert [s["work_order_id"] for s in route["stops"]] == [o2["id"], o3["id"], o1["id"]]
+        assert route["start_from"] == "home" and route["online"] is False
+    stack.publish(f"fieldflow/engineers/{eng}/location", json.dumps({
+        "ts": int(time.time() * 1000), "lat": w.lat + 0.005, "lon": w.lon, "acc": 5}))
+    with stack.api() as api:
+        wait_until(lambda: ok(api.get(f"/api/v1/engineers/{eng}"))["status"] == "online",
+                   timeout_s=30)
+    with stack.api(w.tokens[eng]) as me:
+        ok(move(me, o1["id"], "accepted"))
+        ok(move(me, o1["id"], "en_route"))
+        route = ok(me.get(f"/api/v1/engineers/{eng}/route"))  # their own: allowed
+    assert [s["work_order_id"] for s in route["stops"]] == [o1["id"], o2["id"], o3["id"]]
+    assert route["start_from"] == "position" and route["online"] is True
+    assert route["start_lat"] == pytest.approx(w.lat + 0.005)
+    assert [s["sequence"] for s in route["stops"]] == [1, 2, 3]
+    assert route["stops"][0]["status"] == "en_route"
+    prev = datetime.fromisoformat(route["generated_at"]) - timedelta(seconds=1)
+    for s in route["stops"]:
+        arrival, eta, leave = (datetime.fromisoformat(s[k]) for k in ("arrival", "eta",
+                                                                       "departure"))
+        assert prev <= arrival <= eta < leave and leave - eta == timedelta(minutes=45)
+        assert s["lat"] == w.lat and s["site_id"] == w.site and s["late"] is False
+        prev = leave
+    assert datetime.fromisoformat(route["back_home"]) >= prev
+    with stack.api(w.tokens[other]) as them:
+        assert_error(them.get(f"/api/v1/engineers/{eng}/route"), 403)
+        own = ok(them.get(f"/api/v1/engineers/{other}/route"))
+        assert own["stops"] == [] and own["start_from"] == "home"
+    with stack.api() as api:
+        assert_error(api.get("/api/v1/engineers/eng-nobody/route"), 404)
+        ghost = uid("eng")  # no home base and no fix: orders listed, without times
+        ok(api.post("/api/v1/engineers", json={"id": ghost, "name": "Ghost",
+                                               "skills": [skill]}), 201)
+        assert ok(api.get(f"/api/v1/engineers/{ghost}/route"))["stops"] == []
+        o4 = make_order(api, w, required_skills=[skill])
+        ok(assign(api, o4["id"], {"engineer_id": ghost}))
+        got = ok(api.get(f"/api/v1/engineers/{ghost}/route"))
+        assert got["start_from"] is None and got["back_home"] is None
+        assert [(s["work_order_id"], s["eta"]) for s in got["stops"]] == [(o4["id"], None)]
+        tracking = customer_token(api, o4["id"])
+    with stack.api(tracking) as customer:
+        assert_error(customer.get(f"/api/v1/engineers/{ghost}/route"), 403)
+
+
+ROUTES = [
+    ("POST", "/api/v1/work-orders/{order}/assign", True),
+    ("GET", "/api/v1/work-orders/{order}/candidates", True),
+    ("POST", "/api/v1/dispatch/plan", True),
+    ("GET", "/api/v1/engineers/{engineer}/route", False),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "staff_only"), ROUTES)
+def test_dispatch_routes_need_a_token_and_the_right_role(
+        stack: Stack, method: str, path: str, staff_only: bool) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    with stack.api() as api:
+        order = make_order(api, w, required_skills=[skill])
+        tracking = customer_token(api, order["id"])
+    url = stack.api_url + path.format(order=order["id"], engineer=eng)
+    body = {"work_order_ids": [order["id"]], "time_limit_s": 0.2} if "plan" in path else None
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        err = assert_error(httpx.request(method, url, headers=headers, json=body), 401)
+        assert "token" in err["message"]
+    as_engineer = httpx.request(method, url, json=body,
+                                headers={"Authorization": f"Bearer {w.tokens[eng]}"})
+    if staff_only:
+        assert "may not" in assert_error(as_engineer, 403)["message"]
+    else:
+        ok(as_engineer)  # their own route
+    assert_error(httpx.request(method, url, json=body,
+                               headers={"Authorization": f"Bearer {tracking}"}), 403)
+    with stack.api() as api:
+        assert get_order(api, order["id"])["status"] == "new"  # nothing changed by refusals
