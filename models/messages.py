@@ -105,8 +105,9 @@ class DeadLetter(_Message):
 
 
 class GeofenceKind(StrEnum):
-    ENTER = "enter"
-    EXIT = "exit"
+    ENTER = "enter"  # check-in
+    EXIT = "exit"  # check-out
+    PASS_THROUGH = "pass_through"  # a fence crossed without a check-in (drive-through)
 
 
 class GeofenceEvent(_Message):

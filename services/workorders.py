@@ -79,6 +79,16 @@ _SELECT = "SELECT * FROM work_orders WHERE id = %s"
 _SELECT_FOR_UPDATE = "SELECT * FROM work_orders WHERE id = %s FOR UPDATE"
 
 
+def arrived_late(sla_due: datetime | None, arrived: datetime) -> bool:
+    """The SLA breach recorded at check-in: the due time is the response target (arrival).
+
+    It is decided again at the arrival: a provisional mark from the stream's
+    ``not on site by the due time`` timer is undone by a check-in dated in time (a geofence
+    check-in is confirmed a couple of minutes after the crossing it is dated to).
+    """
+    return sla_due is not None and arrived > sla_due
+
+
 def new_order_id() -> str:
     return f"WO-{secrets.token_hex(5).upper()}"
 
@@ -260,6 +270,9 @@ async def transition_order(
         if stamp:
             sets.append(f"{stamp} = %s")
             params.append(ts)
+        if target == Status.ON_SITE:  # every check-in path: geofence, API, phone
+            sets.append("sla_breached = %s")
+            params.append(arrived_late(order["sla_due"], ts))
         row = await _fetch(
             conn,
             f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608 - column names from _STAMP

@@ -20,6 +20,10 @@ TOPICS = (
     "events.workorders",
 )
 
+# Escalate an order still `assigned` after this many seconds, per priority (event time).
+# The one source of these defaults: the setting below and streams/sla.py use it.
+DEFAULT_ACCEPT_WITHIN_S: dict[str, int] = {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600}
+
 
 class Settings(BaseSettings):
     """Every knob of FieldFlow. A URL given here means "use that service, don't start one"."""
@@ -77,7 +81,7 @@ class Settings(BaseSettings):
     geofence_max_accuracy_m: float = Field(default=100.0, gt=0)
     engineer_offline_after_s: float = Field(default=300.0, gt=0)
     accept_within_s: dict[str, int] = Field(
-        default_factory=lambda: {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600},
+        default_factory=lambda: dict(DEFAULT_ACCEPT_WITHIN_S),
         description="escalate an assigned order not accepted within this (event time)",
     )
     refresh_s: float = Field(default=5.0, gt=0, description="how often agents reload sites/orders")

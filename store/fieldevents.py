@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -65,11 +66,33 @@ async def set_checkout(conn: Conn, work_order_id: str, ts_ms: int) -> None:
     )
 
 
-async def mark_sla(conn: Conn, work_order_id: str, arrived_ms: int) -> None:
-    """Record a breached SLA when the engineer arrived after the order's due time."""
-    await conn.execute(
-        "UPDATE work_orders SET sla_breached = true WHERE id = %s AND sla_due < %s",
-        (work_order_id, to_datetime(arrived_ms)),
+async def mark_missed_sla(
+    conn: Conn, now_ms: int, not_on_site: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Orders not on site by their due time (``now_ms``: stream time): ``sla_breached``.
+
+    Once each. A check-in dated in time decides again (``services.workorders``)."""
+    return await rows(
+        conn,
+        "UPDATE work_orders SET sla_breached = true WHERE NOT sla_breached AND sla_due < %s"
+        " AND checkin_at IS NULL AND status = ANY(%s) RETURNING id, sla_due, status",
+        (to_datetime(now_ms), [str(s) for s in not_on_site]),
+    )
+
+
+async def clear_sla_risks(
+    conn: Conn, now_ms: int, not_on_site: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Clear the open ``sla_risk`` alerts of orders no longer on their way (on site or
+    later, or cancelled); returns the alerts this call cleared."""
+    return await rows(
+        conn,
+        "UPDATE alerts a SET state = 'cleared', cleared_at = greatest(a.updated_at, %s),"
+        " updated_at = greatest(a.updated_at, %s) FROM work_orders o"
+        " WHERE a.kind = 'sla_risk' AND a.state <> 'cleared' AND o.id = a.device_id"
+        " AND NOT (o.status = ANY(%s))"
+        " RETURNING a.device_id, a.dedup_key, a.severity, o.status",
+        (to_datetime(now_ms), to_datetime(now_ms), [str(s) for s in not_on_site]),
     )
 
 
@@ -84,7 +107,8 @@ async def active_orders(conn: Conn) -> list[dict[str, Any]]:
     """Orders an ETA is kept for: assigned, accepted or en route, with their site."""
     return await rows(
         conn,
-        "SELECT o.id, o.engineer_id, o.sla_due, s.lat, s.lon FROM work_orders o"
+        "SELECT o.id, o.engineer_id, o.status, o.sla_due, o.en_route_at, s.lat, s.lon"
+        " FROM work_orders o"
         " JOIN sites s ON s.id = o.site_id WHERE o.engineer_id IS NOT NULL"
         " AND o.status IN ('assigned', 'accepted', 'en_route')",
     )

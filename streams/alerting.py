@@ -16,10 +16,11 @@ from models.messages import AlertEvent, AlertState, Reading, Severity
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
-from streams.alerts import AlertProcessor, RuleBook, RuleSyntaxError
+from streams.alerts import AlertProcessor, BadRule, RuleBook
 from streams.app import app
 from streams.clock import clock
 from streams.context import db_pool, publisher
+from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.alerting")
 _s = get_settings()
@@ -27,6 +28,7 @@ alerts = AlertProcessor(RuleBook())
 registry: dict[str, dict[str, Any]] = {}  # device id -> asset, model, rules, fault model
 _registry_at = 0.0
 _adopted = False
+_bad_rules: set[BadRule] = set()  # logged once each, until fixed
 
 
 async def refresh_registry(force: bool = False) -> None:
@@ -38,13 +40,15 @@ async def refresh_registry(force: bool = False) -> None:
     async with pool.connection() as conn:
         devices = await q.device_registry(conn)
         stored = await q.open_alerts(conn) if not _adopted else []
-    spec: dict[str, list[str]] = {}
+    spec: dict[str, list[object]] = {}
     for d in devices:
-        spec[d["model_id"]] = list(d["rules"] or [])
-    try:
-        alerts.rulebook = RuleBook.parse(spec)
-    except RuleSyntaxError as exc:
-        log.error("asset model rules not loaded: %s", exc)
+        rules = d["rules"] if d["rules"] is not None else []
+        spec[d["model_id"]] = list(rules) if isinstance(rules, list) else [rules]
+    alerts.rulebook, bad = RuleBook.parse_each(spec)  # one bad rule never disables the rest
+    for rule in set(bad) - _bad_rules:
+        log.error("asset model %s: rule skipped: %s", rule.model, rule.error)
+    _bad_rules.clear()
+    _bad_rules.update(bad)
     registry.clear()
     registry.update({d["device_id"]: d for d in devices})
     for d in devices:
@@ -84,6 +88,7 @@ async def raise_alerts(batch: list[Reading]) -> None:
 
 
 @app.timer(interval=5.0)
+@keep_running
 async def sweep_offline_devices() -> None:
     if _adopted:
         await apply_alerts(alerts.sweep(clock.now()))

@@ -101,6 +101,15 @@ def parse_rule(text: str) -> Rule:
 
 
 @dataclass(frozen=True)
+class BadRule:
+    """A stored rule line that does not parse (``RuleBook.parse_each`` skips it)."""
+
+    model: str
+    text: str
+    error: str
+
+
+@dataclass(frozen=True)
 class RuleBook:
     """Rules per asset model; the ``"*"`` entry applies to every model."""
 
@@ -108,8 +117,28 @@ class RuleBook:
 
     @classmethod
     def parse(cls, spec: Mapping[str, Iterable[str]]) -> RuleBook:
+        """All rules or none: the first line that fails raises :class:`RuleSyntaxError`."""
         return cls({model: tuple(parse_rule(line) for line in lines)
                     for model, lines in spec.items()})
+
+    @classmethod
+    def parse_each(cls, spec: Mapping[str, Iterable[object]]) -> tuple[RuleBook, list[BadRule]]:
+        """Rule by rule: a line that fails is left out (and returned); the others apply."""
+        rules: dict[str, tuple[Rule, ...]] = {}
+        bad: list[BadRule] = []
+        for model, lines in spec.items():
+            good = []
+            for line in lines:
+                if not isinstance(line, str):  # stored as JSON: anything may be there
+                    bad.append(BadRule(model, repr(line)[:200],
+                                       f"a rule must be a string, not {line!r:.80}"))
+                    continue
+                try:
+                    good.append(parse_rule(line))
+                except RuleSyntaxError as exc:
+                    bad.append(BadRule(model, repr(line)[:200], str(exc)))
+            rules[model] = tuple(good)
+        return cls(rules), bad
 
     def rules_for(self, asset_model: str | None) -> tuple[Rule, ...]:
         own = self.rules.get(asset_model, ()) if asset_model else ()

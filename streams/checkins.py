@@ -2,9 +2,10 @@
 
 Wiring around the pure :class:`~streams.geofence.GeofenceProcessor` and
 :class:`~streams.presence.OfflineTracker`: an ``enter`` at the site of the engineer's
-``en_route`` order moves it to ``on_site`` (check-in time = the event's time), an
-``exit`` after the work stores the check-out; both go to ``events.geofence`` and the
-``geofence_events`` table (idempotent by event key).
+``en_route`` order moves it to ``on_site`` (check-in time = the event's time) and feeds
+the finished trip to the ETA learner, an ``exit`` after the work stores the check-out,
+a ``pass_through`` (drive-through) touches no order; all go to ``events.geofence`` and
+the ``geofence_events`` table (idempotent by event key).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from services.workorders import transition_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
+from streams import etas
 from streams.app import app
 from streams.clock import clock
 from streams.context import db_pool, publisher
 from streams.fences import Fence, FenceIndex
 from streams.geofence import GeofenceConfig, GeofenceProcessor
 from streams.presence import OfflineTracker, PresenceChange
+from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.checkins")
 _s = get_settings()
@@ -76,18 +79,25 @@ async def handle_geofence(ev: GeofenceEvent) -> None:
     pool = await db_pool()
     pub = await publisher()
     async with pool.connection() as conn:
+        order_id = None  # a pass-through (drive-through) touches no order
         if ev.kind == GeofenceKind.ENTER:
             order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, ("en_route",))
             if order_id:
                 try:
-                    await transition_order(
+                    # transition_order records the SLA breach when the arrival is late.
+                    row = await transition_order(
                         order_id, Status.ON_SITE, conn=conn, publisher=pub, actor="geofence",
                         reason=f"checked in at {ev.site_id} (dwell {ev.dwell_s or 0:.0f}s)",
                         ts_ms=ev.ts, event_key=f"checkin:{ev.engineer_id}:{ev.site_id}:{ev.ts}")
-                    await q.mark_sla(conn, order_id, ev.ts)
+                    # The trip from where the order went en route ends here: learn from it.
+                    en_route = row["en_route_at"]
+                    if etas.estimator.on_arrival(
+                            order_id, ev.ts,
+                            int(en_route.timestamp() * 1000) if en_route else None) is not None:
+                        log.debug("order %s: trip learned by the travel model", order_id)
                 except IllegalTransition as exc:
                     log.warning("check-in of %s at %s: %s", ev.engineer_id, ev.site_id, exc)
-        else:
+        elif ev.kind == GeofenceKind.EXIT:
             order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, CHECKOUT_STATUSES)
             if order_id:
                 await q.set_checkout(conn, order_id, ev.ts)
@@ -124,11 +134,18 @@ async def detect_checkins(batch: list[Position]) -> None:
         if change:
             changes.append(change)
     events += processor.advance(clock.now())
-    await _apply(events, changes)
+    await _apply(events + _pass_throughs(), changes)
+
+
+def _pass_throughs() -> list[GeofenceEvent]:
+    """Drain the drive-throughs the processor found (its list would grow forever)."""
+    return [crossing.event() for crossing in processor.take_crossings()]
 
 
 @app.timer(interval=2.0)
+@keep_running
 async def release_quiet_engineers() -> None:
     """Dwell and lateness windows close on stream time even when an engineer goes quiet."""
     now = clock.now()
-    await _apply(processor.advance(now), presence.sweep(now))
+    events = processor.advance(now)
+    await _apply(events + _pass_throughs(), presence.sweep(now))

@@ -14,6 +14,7 @@ not flooded by every fix. ``on_arrival`` feeds the finished trip to the
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 from models.geo import haversine_m
@@ -41,6 +42,7 @@ class ActiveOrder:
     site_lat: float
     site_lon: float
     sla_due_ms: int | None = None
+    en_route_ms: int | None = None  # when the order went en_route: the trip starts there
 
 
 @dataclass
@@ -51,14 +53,21 @@ class _Motion:
     samples: int = 0
 
 
+Anchor = tuple[int, float, float, float]  # (ts, lat, lon, driven_m up to this fix)
+HISTORY = 128  # recent anchors kept per trip, to place its start at the en_route moment
+
+
 @dataclass
 class _Trip:
     order: ActiveOrder
-    start: tuple[int, float, float] | None = None
-    driven_m: float = 0.0
+    start: tuple[int, float, float] | None = None  # where and when the trip began
+    driven_m: float = 0.0  # since tracking began (start_driven_m of it before the start)
     last_pub: EtaUpdate | None = None
     anchor: tuple[int, float, float] | None = None  # last fix counted in driven_m
     last_ts: int | None = None
+    history: deque[Anchor] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    start_driven_m: float = 0.0
+    based_on: int | None = None  # the en_route time ``start`` was placed at
 
 
 @dataclass
@@ -101,11 +110,16 @@ class EtaEstimator:
             trip.last_ts = position.ts
             if trip.start is None or trip.anchor is None:
                 trip.start = trip.anchor = fix
+                trip.history.append((*fix, trip.driven_m))
             else:
                 step = haversine_m(trip.anchor[1], trip.anchor[2], fix[1], fix[2])
                 if step > max(20.0, 2 * (position.accuracy_m or 0.0)):
                     trip.driven_m += step  # jitter while standing still is not driving
                     trip.anchor = fix
+                    trip.history.append((*fix, trip.driven_m))
+            en_route = trip.order.en_route_ms
+            if en_route is not None and trip.based_on != en_route and position.ts >= en_route:
+                self._start_at(trip, en_route)
             update = self.estimate(trip.order, position)
             if self._worth_publishing(trip.last_pub, update):
                 trip.last_pub = update
@@ -142,20 +156,39 @@ class EtaEstimator:
             eta_ts=eta_ts, remaining_m=round(remaining, 1), speed_mps=round(speed, 2),
             confidence=round(min(1.0, confidence), 3), late_by_s=late_by)
 
-    def on_arrival(self, work_order_id: str, ts: int) -> TravelModel | None:
-        """The trip ended on site (geofence check-in): learn from it and stop tracking."""
+    def on_arrival(self, work_order_id: str, ts: int,
+                   en_route_ms: int | None = None) -> TravelModel | None:
+        """The trip ended on site at ``ts`` (geofence check-in): learn from it, stop tracking.
+
+        The trip runs from the engineer's position when the order went en route
+        (``en_route_ms``, else the order's, else the first fix seen) to the site."""
         trip = self._trips.pop(work_order_id, None)
         if trip is None or trip.start is None or trip.anchor is None:
             return None
         o = trip.order
+        en_route = en_route_ms if en_route_ms is not None else o.en_route_ms
+        if en_route is not None and trip.based_on != en_route:
+            self._start_at(trip, en_route)
         end = haversine_m(trip.anchor[1], trip.anchor[2], o.site_lat, o.site_lon)
-        driven = trip.driven_m + end
+        driven = trip.driven_m - trip.start_driven_m + end
         duration_s = (ts - trip.start[0]) / 1000
         if duration_s <= 0:
             return None
         start = (trip.start[1], trip.start[2])
         return self.learner.observe_trip(
             start, (o.site_lat, o.site_lon), driven, duration_s, trip.start[0])
+
+    @staticmethod
+    def _start_at(trip: _Trip, en_route_ms: int) -> None:
+        """Place the trip's start at the en_route moment: the last anchor at or before it
+        (the engineer was there, or within one anchor step), else the oldest one kept."""
+        if not trip.history:
+            return
+        before = [a for a in trip.history if a[0] <= en_route_ms]
+        ts, lat, lon, driven = before[-1] if before else trip.history[0]
+        trip.start = (max(ts, en_route_ms), lat, lon)
+        trip.start_driven_m = driven
+        trip.based_on = en_route_ms
 
     def _observe_motion(self, p: Position) -> None:
         cfg = self.config

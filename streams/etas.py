@@ -34,10 +34,12 @@ async def refresh_orders() -> None:
         active = await q.active_orders(conn)
     current = {r["id"] for r in active}
     for r in active:
+        en_route = r["en_route_at"] if r["status"] == "en_route" else None
         estimator.track(ActiveOrder(
             work_order_id=r["id"], engineer_id=r["engineer_id"], site_lat=r["lat"],
             site_lon=r["lon"],
-            sla_due_ms=int(r["sla_due"].timestamp() * 1000) if r["sla_due"] else None))
+            sla_due_ms=int(r["sla_due"].timestamp() * 1000) if r["sla_due"] else None,
+            en_route_ms=int(en_route.timestamp() * 1000) if en_route else None))
     for gone in _tracked - current:
         estimator.untrack(gone)
         _late.discard(gone)

@@ -70,6 +70,12 @@ class Crossing:
     exit_ts: int
     inside_s: float
 
+    def event(self) -> GeofenceEvent:
+        """The ``pass_through`` event stored and published for it (it checks no one in)."""
+        return GeofenceEvent(engineer_id=self.engineer_id, site_id=self.site_id,
+                             kind=GeofenceKind.PASS_THROUGH, ts=self.enter_ts,
+                             dwell_s=self.inside_s)
+
 
 @dataclass
 class _Site:

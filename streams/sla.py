@@ -12,6 +12,10 @@ Three decisions, each returned as a small frozen dataclass for the agent to act 
   arrived late (``on_arrived``) -> record the breach on the order. At most one per order.
 
 The SLA due time is the response target: arrival on site (geofence check-in).
+
+The worker does not run :class:`SlaTimers` (its escalation is the query in
+``streams/automation.py``, breaches and ``sla_risk`` clears are SQL on the stream clock in
+``streams/sla_watch.py``); it uses :data:`NOT_ON_SITE` and :func:`sla_risk_cleared`.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from models.workorder import Priority
+from models.messages import AlertEvent, AlertState, Severity
+from models.workorder import Priority, Status
+from stack.settings import DEFAULT_ACCEPT_WITHIN_S
 
+# The defaults of FIELDFLOW_ACCEPT_WITHIN_S (one source: stack/settings.py).
 DEFAULT_ACCEPT_S: Mapping[Priority, float] = {
-    Priority.P1: 300.0, Priority.P2: 900.0, Priority.P3: 3600.0, Priority.P4: 4 * 3600.0}
+    Priority(p): float(s) for p, s in DEFAULT_ACCEPT_WITHIN_S.items()}
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,12 @@ class SlaPolicy:
     accept_within_s: Mapping[Priority, float] = field(
         default_factory=lambda: dict(DEFAULT_ACCEPT_S))
     risk_margin_s: float = 0.0
+
+    @classmethod
+    def from_settings(cls, accept_within_s: Mapping[str, float],
+                      risk_margin_s: float = 0.0) -> SlaPolicy:
+        """From ``FIELDFLOW_ACCEPT_WITHIN_S`` (keys ``"P1"``..``"P4"``)."""
+        return cls({Priority(p): float(s) for p, s in accept_within_s.items()}, risk_margin_s)
 
     def accept_timeout_ms(self, priority: Priority) -> int:
         return int(self.accept_within_s.get(priority, DEFAULT_ACCEPT_S[priority]) * 1000)
@@ -155,3 +168,19 @@ class SlaTimers:
     def restore(self, snapshot: Mapping[str, Mapping[str, Any]]) -> None:
         self._orders = {oid: _Order(**{**o, "priority": Priority(o["priority"])})
                         for oid, o in snapshot.items()}
+
+
+# Orders whose engineer has not checked in yet: past ``sla_due`` in one of these, the SLA
+# is breached (``not on site``); out of them (on site or later, or cancelled), the
+# order's ``sla_risk`` alert is over.
+NOT_ON_SITE: tuple[Status, ...] = (Status.NEW, Status.ASSIGNED, Status.ACCEPTED,
+                                   Status.EN_ROUTE)
+
+
+def sla_risk_cleared(work_order_id: str, dedup_key: str, status: str, ts: int,
+                     severity: Severity = Severity.MAJOR) -> AlertEvent:
+    """The ``cleared`` event of an order's ``sla_risk`` alert once it is no longer on its way."""
+    return AlertEvent(
+        device_id=work_order_id, fault_type="sla_risk", kind="sla_risk", severity=severity,
+        dedup_key=dedup_key, state=AlertState.CLEARED, ts=ts, message=f"order is {status}",
+        details={"work_order_id": work_order_id, "status": status})

@@ -10,8 +10,9 @@ import faust
 
 from stack.logs import setup_logging
 from stack.settings import get_settings
-from streams import automation, positions, readings  # noqa: F401 - registers the agents
+from streams import automation, positions, readings, sla_watch  # noqa: F401 - registers them
 from streams.app import app
+from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.worker")
 
@@ -21,6 +22,7 @@ WATCHDOG_S = 90.0
 
 
 @app.timer(interval=10.0)
+@keep_running
 async def watchdog() -> None:
     """Exit (the supervisor restarts us) when the consumer has held no partition for
     ``WATCHDOG_S``: a worker that silently left its group must not sit idle forever."""

@@ -153,7 +153,7 @@ async def list_geofence_events(  # noqa: PLR0917
     engineer_id: Ident | None = None,
     site_id: Ident | None = None,
     work_order_id: Ident | None = None,
-    kind: Literal["enter", "exit"] | None = None,
+    kind: Literal["enter", "exit", "pass_through"] | None = None,
 ) -> dict[str, Any]:
     where = (
         Where()

@@ -18,14 +18,23 @@ from tests.e2e.seed import query, seed_engineer, seed_site, uid
 pytestmark = pytest.mark.e2e
 
 
-def _order(stack: Stack, site: dict[str, Any], engineer: str, status: str) -> str:
+def _order(stack: Stack, site: dict[str, Any], engineer: str, status: str,
+           due: str = "4 hours") -> str:
     oid = uid("WO")
     query(stack.database_url,
           "INSERT INTO work_orders (id, title, status, priority, customer_id, site_id, asset_id,"
           " engineer_id, sla_due) VALUES (%s, 'Test', %s, 'P2', %s, %s, %s, %s,"
-          " now() + interval '4 hours') RETURNING id",
-          (oid, status, site["cust"], site["site"], site["asset"], engineer))
+          " now() + %s::interval) RETURNING id",
+          (oid, status, site["cust"], site["site"], site["asset"], engineer, due))
     return oid
+
+
+def _sla_risk(stack: Stack, order: str) -> None:
+    """An open ``sla_risk`` alert for the order, as the ETA agent opens it."""
+    query(stack.database_url,
+          "INSERT INTO alerts (dedup_key, device_id, fault_type, kind, severity, opened_at,"
+          " updated_at) VALUES (%s, %s, 'sla_risk', 'sla_risk', 'major', now(), now())",
+          (f"sla:{order}", order))
 
 
 def test_drive_to_site_checks_in_once(stack: Stack) -> None:
@@ -34,6 +43,7 @@ def test_drive_to_site_checks_in_once(stack: Stack) -> None:
     start = offset_m(lat, lon, -2000, 0)
     eng = seed_engineer(stack.database_url, lat=start[0], lon=start[1])
     order = _order(stack, site, eng, "en_route")
+    _sla_risk(stack, order)
     time.sleep(6)  # agents reload sites and active orders every 5 s
 
     t0 = int(time.time() * 1000)
@@ -70,6 +80,42 @@ def test_drive_to_site_checks_in_once(stack: Stack) -> None:
     eta = query(stack.database_url, "SELECT remaining_m FROM eta_latest WHERE work_order_id = %s",
                 (order,))
     assert eta and eta[0][0] >= 0
+    # In time for the SLA; the order's sla_risk alert is over once it is on site.
+    assert query(stack.database_url, "SELECT sla_breached FROM work_orders WHERE id = %s",
+                 (order,)) == [(False,)]
+    wait_until(lambda: query(stack.database_url, "SELECT state FROM alerts WHERE dedup_key = %s",
+                             (f"sla:{order}",)) == [("cleared",)], timeout_s=20)
+
+
+def test_drive_through_is_stored_and_checks_no_one_in(stack: Stack) -> None:
+    lat, lon = 51.53, -0.12
+    site = seed_site(stack.database_url, lat=lat, lon=lon, radius_m=100)
+    start = offset_m(lat, lon, -1500, 0)
+    eng = seed_engineer(stack.database_url, lat=start[0], lon=start[1])
+    order = _order(stack, site, eng, "en_route", due="-1 minute")  # already past its due
+    time.sleep(6)  # agents reload sites and active orders every 5 s
+
+    t0 = int(time.time() * 1000)
+    client = stack.mqtt_client()
+    for i in range(9):  # 15 m/s with a fix every 30 s: no fix inside the 100 m fence
+        la, lo = offset_m(lat, lon, -1500 + i * 450, 0)
+        fix = {"ts": t0 + i * 30_000, "lat": la, "lon": lo, "acc": 10, "spd": 15.0}
+        client.publish(f"fieldflow/engineers/{eng}/location", json.dumps(fix), qos=1)
+    client.loop_stop()
+    client.disconnect()
+
+    stored = wait_until(lambda: query(
+        stack.database_url, "SELECT kind, work_order_id, ts FROM geofence_events"
+        " WHERE engineer_id = %s AND site_id = %s", (eng, site["site"])), timeout_s=60)
+    assert [(kind, wo) for kind, wo, _ in stored] == [("pass_through", None)]
+    # Crossed the fence between the fixes at -150 m (t0 + 90 s) and +300 m (t0 + 120 s).
+    assert t0 + 90_000 <= stored[0][2].timestamp() * 1000 <= t0 + 120_000
+    # Not on site, and past its due time: the SLA timer records the breach.
+    assert wait_until(lambda: query(
+        stack.database_url, "SELECT status, sla_breached FROM work_orders WHERE id = %s",
+        (order,)) == [("en_route", True)], timeout_s=20)
+    assert query(stack.database_url, "SELECT count(*) FROM work_order_events"
+                 " WHERE work_order_id = %s", (order,)) == [(0,)]
 
 
 def _worker_pid(stack: Stack) -> int:

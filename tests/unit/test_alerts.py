@@ -48,6 +48,27 @@ def test_parse_rule_grammar() -> None:
             parse_rule(bad)
 
 
+def test_a_bad_stored_rule_is_skipped_and_the_others_still_apply() -> None:
+    spec: dict[str, list[object]] = {
+        "pump": ["temperature > 90", "temperature >> 90", "pressure < 1 as leak"],
+        "fan": [42, "rpm > 3000 severity huge"],
+        "valve": ["flow > 5"],
+    }
+    book, bad = RuleBook.parse_each(spec)
+    assert [r.fault_type for r in book.rules_for("pump")] == ["temperature_high", "leak"]
+    assert book.rules_for("fan") == ()
+    assert [r.metric for r in book.rules_for("valve")] == ["flow"]
+    assert [(b.model, b.text) for b in bad] == [
+        ("pump", "'temperature >> 90'"), ("fan", "42"), ("fan", "'rpm > 3000 severity huge'")]
+    assert "unknown severity" in bad[2].error
+    with pytest.raises(RuleSyntaxError):  # the all-or-nothing parse still refuses
+        RuleBook.parse({"pump": ["temperature >> 90"]})
+    p = AlertProcessor(book)
+    p.register_device("d1", "pump", asset_id="a1")
+    assert [e.fault_type for e in p.process(reading(0, temperature=95, pressure=0.5))] == [
+        "temperature_high", "leak"]
+
+
 def test_for_duration_then_one_alert_updates_rate_limited_and_clear() -> None:
     p = proc("temperature > 90 for 60s", update_interval_s=300, clear_after_s=120)
     hot = [reading(t, temperature=95) for t in range(0, 900, 10)]

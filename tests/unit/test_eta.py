@@ -82,3 +82,60 @@ def test_out_of_order_fix_is_ignored() -> None:
     est.track(order())
     assert est.on_position(pos(100, 4000))
     assert est.on_position(pos(50, 6000)) == []
+
+
+def at(t_s: float, north_m: float, east_m: float) -> Position:
+    lat, lon = offset_m(*SITE, north_m, east_m)
+    return Position(engineer_id="e1", ts=T0 + int(t_s * 1000), lat=lat, lon=lon, accuracy_m=10)
+
+
+def l_trip(t0_s: float) -> list[Position]:
+    """3 km east then 4 km north to the site at 10 m/s, a fix every 10 s: 7 km driven,
+    5 km as the crow flies (detour 1.4), 700 s."""
+    east = [at(t0_s + i * 10, -4000, -3000 + i * 100) for i in range(30)]
+    north = [at(t0_s + 300 + i * 10, -4000 + i * 100, 0) for i in range(41)]
+    return east + north
+
+
+def test_a_few_arrivals_change_the_estimate() -> None:
+    est = EtaEstimator()
+    start = at(0, -4000, -3000)
+    before = est.estimate(ActiveOrder("next", "e1", *SITE), start)
+    for n in range(3):
+        t0 = n * 3600.0
+        trip = ActiveOrder(f"wo-{n}", "e1", *SITE, en_route_ms=T0 + int(t0 * 1000))
+        est.track(trip)
+        for p in l_trip(t0):
+            est.on_position(p)
+        assert est.on_arrival(trip.work_order_id, T0 + int((t0 + 700) * 1000)) is not None
+    after = est.estimate(ActiveOrder("next", "e1", *SITE), start)
+    detour = est.model.detour(start.lat, start.lon)
+    assert 1.3 < detour < 1.4  # 1.3 -> 1.4 with alpha 0.1: 1.3271 after three trips
+    assert after.remaining_m > before.remaining_m
+    assert est.model.speed(T0) > TravelModel().speed(T0)  # 8.3 -> 10 m/s at that hour
+    assert after.eta_ts - after.ts < before.eta_ts - before.ts  # faster more than longer
+
+
+def test_the_trip_starts_where_the_order_went_en_route() -> None:
+    """Driving to the start and waiting there before en_route is not part of the trip."""
+
+    def learned(en_route_at_arrival: bool) -> TravelModel | None:
+        est = EtaEstimator(TravelLearner(alpha=1.0))  # the model becomes this one trip
+        en_route = T0 + 600_000
+        est.track(ActiveOrder("wo-1", "e1", *SITE,
+                              en_route_ms=None if en_route_at_arrival else en_route))
+        for i in range(21):  # assigned at T0: 2 km east to the start of the trip...
+            est.on_position(at(i * 10, -4000, -5000 + i * 100))
+        for i in range(21, 60):  # ...then waiting there, GPS jitter only
+            est.on_position(at(i * 10, -4000 + (i % 3) * 4, -3000))
+        for p in l_trip(600):
+            est.on_position(p)
+        return est.on_arrival("wo-1", T0 + 1_300_000,
+                              en_route if en_route_at_arrival else None)
+
+    for late in (False, True):
+        model = learned(late)
+        assert model is not None
+        start = offset_m(*SITE, -4000, -3000)
+        assert abs(model.detour(*start) - 1.4) < 0.01
+        assert abs(model.speed(T0 + 600_000) - 10.0) < 0.1

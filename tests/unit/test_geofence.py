@@ -71,6 +71,11 @@ def test_fast_drive_through_is_a_crossing_not_a_check_in() -> None:
     crossings = proc.take_crossings()
     assert len(crossings) == 1 and crossings[0].site_id == "s1"
     assert crossings[0].inside_s < 60
+    assert proc.take_crossings() == []  # drained
+    ev = crossings[0].event()  # what the worker stores and publishes: no check-in
+    assert ev.kind == GeofenceKind.PASS_THROUGH and ev.kind.value == "pass_through"
+    assert (ev.engineer_id, ev.site_id, ev.ts, ev.dwell_s, ev.work_order_id) == (
+        crossings[0].engineer_id, "s1", crossings[0].enter_ts, crossings[0].inside_s, None)
 
 
 def test_fix_less_pass_between_sparse_fixes_is_detected() -> None:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.workorder import Priority
-from streams.sla import Escalation, SlaBreach, SlaPolicy, SlaRisk, SlaTimers
+from models.messages import AlertState, Severity
+from models.workorder import Priority, Status
+from services.workorders import arrived_late
+from stack.settings import Settings
+from streams.sla import (
+    NOT_ON_SITE,
+    Escalation,
+    SlaBreach,
+    SlaPolicy,
+    SlaRisk,
+    SlaTimers,
+    sla_risk_cleared,
+)
 
 T0 = 1_700_000_000_000
 MIN = 60_000
@@ -83,3 +96,30 @@ def test_sweeps_at_any_times_escalate_at_most_once_and_breach_at_most_once(
     decisions = [d for now in sorted(times) for d in t.sweep(T0 + now)]
     assert sum(isinstance(d, Escalation) for d in decisions) <= 1
     assert sum(isinstance(d, SlaBreach) for d in decisions) <= 1
+
+
+def test_default_accept_times_are_the_settings_defaults() -> None:
+    field = Settings.model_fields["accept_within_s"]
+    default = field.get_default(call_default_factory=True)  # not the environment's
+    assert {p.value: s for p, s in SlaPolicy().accept_within_s.items()} == {
+        p: float(s) for p, s in default.items()}
+    policy = SlaPolicy.from_settings({"P1": 120, "P2": 600})
+    assert policy.accept_timeout_ms(Priority.P1) == 120_000
+    assert policy.accept_timeout_ms(Priority.P4) == SlaPolicy().accept_timeout_ms(Priority.P4)
+
+
+def test_sla_risk_clears_once_the_order_is_no_longer_on_its_way() -> None:
+    assert Status.ON_SITE not in NOT_ON_SITE and Status.CANCELLED not in NOT_ON_SITE
+    assert Status.EN_ROUTE in NOT_ON_SITE and Status.NEW in NOT_ON_SITE
+    ev = sla_risk_cleared("WO-1", "sla:WO-1", "on_site", T0, Severity.MAJOR)
+    assert (ev.device_id, ev.fault_type, ev.kind, ev.dedup_key, ev.state, ev.ts) == (
+        "WO-1", "sla_risk", "sla_risk", "sla:WO-1", AlertState.CLEARED, T0)
+    assert ev.details == {"work_order_id": "WO-1", "status": "on_site"}
+
+
+def test_check_in_after_the_due_time_breaches_the_sla() -> None:
+    due = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    assert arrived_late(due, due + timedelta(seconds=1))
+    assert not arrived_late(due, due)  # on the dot is in time
+    assert not arrived_late(due, due - timedelta(minutes=5))
+    assert not arrived_late(None, due)
