@@ -167,6 +167,13 @@ class Phone:
         self.queue.append(order)
         self.queue.sort(key=lambda o: PRIORITY_RANK.get(str(o.get("priority")), 9))
 
+    def on_withdrawn(self, msg: dict[str, Any]) -> None:
+        """The dispatcher took a not-yet-started order off this route (pre-emption): drop it
+        from the queue and forget it, so it can be offered again later."""
+        order_id = str(msg.get("work_order_id") or "")
+        self.queue = [o for o in self.queue if str(o.get("id")) != order_id]
+        self.known.discard(order_id)
+
     def _start_next(self, now_ms: int) -> None:
         order = self.queue.pop(0)
         site = self.sc.site(str(order["site_id"]))

@@ -106,8 +106,13 @@ class Runner:
     def _deliver(self, now_ms: int) -> None:
         for engineer_id, msg in self.inbox.drain():
             phone = self.phones.get(engineer_id)
-            if phone is not None and msg.get("type", "assignment") == "assignment":
+            if phone is None:
+                continue
+            kind = msg.get("type", "assignment")
+            if kind == "assignment":
                 phone.on_assignment(msg, now_ms)
+            elif kind == "withdrawn":
+                phone.on_withdrawn(msg)
         if time.monotonic() >= self._rescan_at:  # assignments the inbox may have missed
             self._rescan_at = time.monotonic() + RESCAN_WALL_S
             for o in self._orders(status="assigned"):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any, cast
 
 from ingest import native, owntracks
 from models.codec import decode
 from models.messages import Position, Reading
 from simulators.catalog import ASSET_MODELS
 from simulators.devices import DeviceSim
-from simulators.phone import checklist_answers, position_message
-from simulators.scenario import Asset
+from simulators.phone import Phone, checklist_answers, position_message
+from simulators.scenario import Asset, ScenarioOptions, build_scenario
+from simulators.truth import Truth
 
 
 def test_answers_follow_item_kinds() -> None:
@@ -52,3 +54,14 @@ def test_the_bridge_accepts_device_readings() -> None:
     rec = native.parse_reading("dev-1", json.dumps({"ts": ts, "metrics": d.reading(ts)}).encode(),
                                ts)
     assert set(decode(Reading, rec.value).metrics) == {"temperature", "vibration_rms"}
+
+
+def test_a_withdrawn_order_leaves_the_queue_and_can_come_back() -> None:
+    sc = build_scenario(ScenarioOptions(engineers=1, sites=2, devices=2, seed=3),
+                        1_795_425_600_000)
+    phone = Phone(sc.engineers[0], sc, cast(Any, None), cast(Any, None),
+                  Truth(started_ms=sc.start_ms), on_completed=lambda _o, _t: None)
+    phone.queue = [{"id": "WO-1", "priority": "P4"}, {"id": "WO-2", "priority": "P2"}]
+    phone.known = {"WO-1", "WO-2"}
+    phone.on_withdrawn({"type": "withdrawn", "work_order_id": "WO-1", "reason": "pre-empted"})
+    assert [o["id"] for o in phone.queue] == ["WO-2"] and phone.known == {"WO-2"}
