@@ -10,6 +10,8 @@ through the same deduplicating :class:`~streams.alerts.AlertProcessor` as the ru
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from models.fault.features import AssetWindow, FloatArray, IncompleteReadingError
 from models.fault.predictor import FaultPredictor
@@ -24,22 +26,41 @@ _s = get_settings()
 _windows: dict[str, AssetWindow] = {}
 _predictor: FaultPredictor | None = None
 _missing_logged = False
+_loading = threading.Lock()
+_retry_at = 0.0
+
+
+def _load() -> None:
+    """Load the model in a thread: unpickling imports scikit-learn (seconds of CPU), which
+    must not stall the event loop and every agent with it."""
+    global _predictor, _retry_at
+    path = _s.resolved_fault_model_path
+    try:
+        model = FaultPredictor.load(path)
+    except Exception:
+        log.exception("fault model at %s could not be loaded; retrying in 30 s", path)
+        _retry_at = time.monotonic() + 30
+    else:
+        log.info("fault model loaded from %s (version %s, rmse %.2f)", path,
+                 model.metadata.version, model.metadata.metrics.get("rmse", float("nan")))
+        _predictor = model
+    finally:
+        _loading.release()
 
 
 def predictor() -> FaultPredictor | None:
-    """The fault model, loaded once it exists (the first start trains it in the background)."""
-    global _predictor, _missing_logged
-    if _predictor is None:
+    """The fault model once it is loaded, else None (and its load starts in the
+    background as soon as the file exists: the first start trains it meanwhile)."""
+    global _missing_logged
+    if _predictor is None and time.monotonic() >= _retry_at:
         path = _s.resolved_fault_model_path
         if not path.exists():
             if not _missing_logged:
                 log.warning("no fault model at %s yet: predictions start when it appears "
                             "(fieldflow train-fault-model)", path)
                 _missing_logged = True
-            return None
-        _predictor = FaultPredictor.load(path)
-        log.info("fault model loaded from %s (version %s, rmse %.2f)", path,
-                 _predictor.metadata.version, _predictor.metadata.metrics.get("rmse", float("nan")))
+        elif _loading.acquire(blocking=False):
+            threading.Thread(target=_load, name="fault-model-load", daemon=True).start()
     return _predictor
 
 

@@ -10,7 +10,7 @@ import faust
 
 from stack.logs import setup_logging
 from stack.settings import get_settings
-from streams import automation, positions, readings, sla_watch  # noqa: F401 - registers them
+from streams import automation, positions, predictions, readings, sla_watch  # noqa: F401 - registers the agents
 from streams.app import app
 from streams.timers import keep_running
 
@@ -41,6 +41,7 @@ async def watchdog() -> None:
 @app.task
 async def _announce_ready() -> None:
     s = get_settings()
+    predictions.predictor()  # start loading the fault model now, not on the first reading
     s.run_dir.mkdir(parents=True, exist_ok=True)
     (s.run_dir / "worker.ready").write_text("ready\n")
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,3 +154,29 @@ def test_snapshots_predict_every_cycle_like_windows_do(model_path: Path) -> None
     np.testing.assert_allclose(np.array(p.predict_snapshots(snaps)), np.array(step_by_step),
                                rtol=1e-9)
     assert p.predict_snapshots([]) == []
+
+
+def _wait_loaded(preds: Any) -> Any:
+    for _ in range(400):
+        if not preds._loading.locked():
+            break
+        time.sleep(0.025)
+    return preds.predictor()
+
+
+def test_stream_loads_the_model_in_the_background_and_retries_a_bad_file(
+        model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams import predictions as preds
+
+    monkeypatch.setattr(preds, "_predictor", None)
+    monkeypatch.setattr(preds, "_retry_at", 0.0)
+    target = tmp_path / "model.joblib"
+    monkeypatch.setattr(preds, "_s", SimpleNamespace(resolved_fault_model_path=target))
+    assert preds.predictor() is None  # no file yet: predictions wait for it
+    target.write_bytes(b"not a model")
+    assert preds.predictor() is None and _wait_loaded(preds) is None  # bad file: retry later
+    assert preds._retry_at > 0
+    target.write_bytes(model_path.read_bytes())
+    monkeypatch.setattr(preds, "_retry_at", 0.0)
+    assert preds.predictor() is None  # the load runs in a thread, not in the caller
+    assert isinstance(_wait_loaded(preds), FaultPredictor)
