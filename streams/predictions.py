@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 
 from models.fault.features import AssetWindow, FloatArray, IncompleteReadingError
 from models.fault.predictor import FaultPredictor
@@ -24,6 +25,10 @@ from streams.alerting import alerts, apply_alerts, registry
 log = logging.getLogger("fieldflow.streams.predictions")
 _s = get_settings()
 _windows: dict[str, AssetWindow] = {}
+# Readings of watched assets that came before the model was loaded (first start trains
+# it in the background): replayed into the windows once it is, so none of them is lost.
+PENDING_PER_DEVICE = 128  # > the model's 30-cycle window
+_pending: dict[str, deque[Reading]] = {}
 _predictor: FaultPredictor | None = None
 _missing_logged = False
 _loading = threading.Lock()
@@ -67,13 +72,18 @@ def predictor() -> FaultPredictor | None:
 async def predict_failures(batch: list[Reading]) -> None:
     """Update each watched asset's window; predict all ready windows in one call."""
     model = predictor()
-    if model is None:
+    watched = [r for r in batch if (registry.get(r.device_id) or {}).get("fault_model")
+               == CMAPSS_FD001]
+    if model is None:  # not trained or not loaded yet: keep the latest readings for it
+        for reading in watched:
+            _pending.setdefault(reading.device_id, deque(maxlen=PENDING_PER_DEVICE)).append(
+                reading)
         return
+    if _pending:  # what arrived before the model did, first
+        watched = [r for q in _pending.values() for r in q] + watched
+        _pending.clear()
     snapshots: list[tuple[str, int, tuple[FloatArray, int]]] = []
-    for reading in sorted(batch, key=lambda r: r.ts):
-        device = registry.get(reading.device_id)
-        if not device or device.get("fault_model") != CMAPSS_FD001:
-            continue
+    for reading in sorted(watched, key=lambda r: r.ts):
         window = _windows.setdefault(reading.device_id, model.new_window())
         try:
             if window.update(reading.ts, reading.metrics):

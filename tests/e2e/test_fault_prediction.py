@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from simulators.cmapss_replay import replay_file
 from stack.settings import REPO_ROOT
-from tests.e2e.conftest import Stack, wait_until
+from tests.e2e.conftest import SHARED_MODEL_ENV, Stack, wait_until
 from tests.e2e.seed import query, seed_engineer, seed_site, uid
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +35,9 @@ def test_replayed_units_get_orders_before_failure_and_healthy_none(stack: Stack)
         devices[unit] = dev
     seed_engineer(stack.database_url, lat=51.49, lon=-0.05, skills=["turbine"])
     time.sleep(6)  # agents reload the device registry
+    # On a fresh clone the first `up` is still training the model in the background;
+    # readings that come before it is loaded are kept and replayed, not lost.
+    wait_until(Path(SHARED_MODEL_ENV["FIELDFLOW_FAULT_MODEL_PATH"]).exists, timeout_s=300)
 
     t0 = int(time.time() * 1000)
     last_ts: dict[str, int] = {}

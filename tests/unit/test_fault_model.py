@@ -180,3 +180,36 @@ def test_stream_loads_the_model_in_the_background_and_retries_a_bad_file(
     monkeypatch.setattr(preds, "_retry_at", 0.0)
     assert preds.predictor() is None  # the load runs in a thread, not in the caller
     assert isinstance(_wait_loaded(preds), FaultPredictor)
+
+
+def test_readings_before_the_model_is_loaded_are_replayed_not_lost(
+        model_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from models.messages import Reading
+    from streams import predictions as preds
+
+    seen: list[int] = []
+    monkeypatch.setattr(preds, "_windows", {})
+    monkeypatch.setattr(preds, "_pending", {})
+    monkeypatch.setattr(preds, "registry", {"d1": {"fault_model": "cmapss_fd001"}})
+    monkeypatch.setattr(preds.alerts, "process_prediction",
+                        lambda _d, ts, _p, **_kw: seen.append(ts) or [])
+
+    async def no_db(fn: Any, **_kw: Any) -> None:
+        return None
+
+    monkeypatch.setattr(preds, "retry_db", no_db)
+    test = _subset(load_cmapss(TEST), [2])
+    readings = [Reading(device_id=d, ts=1_795_425_600_000 + i * 10_000, metrics=m)
+                for i, (_c, m) in enumerate(unit_readings(test, 2)) for d in ("d1", "other")]
+    half = len(readings) // 2
+    monkeypatch.setattr(preds, "predictor", lambda: None)  # still training / loading
+    asyncio.run(preds.predict_failures(readings[:half]))
+    assert seen == [] and set(preds._pending) == {"d1"}  # unwatched devices are not kept
+    model = FaultPredictor.load(model_path)
+    monkeypatch.setattr(preds, "predictor", lambda: model)
+    asyncio.run(preds.predict_failures(readings[half:]))
+    d1 = [r.ts for r in readings if r.device_id == "d1"]
+    assert preds._pending == {} and seen == d1[len(d1) - len(seen):]
+    assert seen[0] < readings[half].ts  # predictions for readings from before the model
