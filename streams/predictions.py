@@ -69,6 +69,10 @@ def predictor() -> FaultPredictor | None:
     return _predictor
 
 
+def has_pending() -> bool:
+    return bool(_pending)
+
+
 async def predict_failures(batch: list[Reading]) -> None:
     """Update each watched asset's window; predict all ready windows in one call."""
     model = predictor()

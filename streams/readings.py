@@ -21,7 +21,8 @@ from streams.alerting import raise_alerts
 from streams.app import app, topic
 from streams.context import db_pool
 from streams.deadletter import decode_or_dead_letter, guarded
-from streams.predictions import predict_failures
+from streams.predictions import has_pending, predict_failures, predictor
+from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.readings")
 readings_topic = topic("telemetry.readings")
@@ -44,3 +45,12 @@ async def process_readings(stream: faust.StreamT[bytes]) -> None:
         batch = await decode_or_dead_letter(Reading, "telemetry.readings", values)
         for stage in (persist_readings, raise_alerts, predict_failures):
             await guarded(stage, batch, "telemetry.readings")
+
+
+@app.timer(interval=2.0)
+@keep_running
+async def flush_early_readings() -> None:
+    """Start loading the fault model as soon as its file appears, and predict the readings
+    that came before it once it is loaded, even if no reading follows them."""
+    if predictor() is not None and has_pending():
+        await predict_failures([])

@@ -209,6 +209,9 @@ def test_readings_before_the_model_is_loaded_are_replayed_not_lost(
     assert seen == [] and set(preds._pending) == {"d1"}  # unwatched devices are not kept
     model = FaultPredictor.load(model_path)
     monkeypatch.setattr(preds, "predictor", lambda: model)
+    assert preds.has_pending()
+    asyncio.run(preds.predict_failures([]))  # the flush timer: no reading needs to follow
+    assert seen and not preds.has_pending()
     asyncio.run(preds.predict_failures(readings[half:]))
     d1 = [r.ts for r in readings if r.device_id == "d1"]
     assert preds._pending == {} and seen == d1[len(d1) - len(seen):]
