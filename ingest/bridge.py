@@ -187,7 +187,8 @@ class Bridge:
         records = result.records
         if result.dead is not None:
             self.metrics.dead_lettered(result.dead_kind.value if result.dead_kind else "other")
-            records = [*records, Outgoing(TOPIC_DEADLETTER, topic[:256], encode(result.dead))]
+            records = [*records, Outgoing(TOPIC_DEADLETTER, result.dead.topic[:256],
+                                          encode(result.dead))]
         pending = _Pending(msg.mid, msg.qos, len(records), time.monotonic())
         if not records:
             self._done.append(pending)

@@ -103,6 +103,13 @@ class DeadLetter(_Message):
     reason: str
     received_at: int
 
+    @field_validator("topic", "reason")
+    @classmethod
+    def _encodable(cls, v: str) -> str:
+        """Lone surrogates (from ``\\ud961`` in a JSON payload, quoted in the reason) cannot
+        be written as UTF-8: keep them as visible escapes so the dead letter always goes out."""
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 class GeofenceKind(StrEnum):
     ENTER = "enter"  # check-in

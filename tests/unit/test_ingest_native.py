@@ -94,3 +94,14 @@ def test_event_times_far_ahead_of_the_bridge_clock_are_refused(
         else:
             assert result.dead is not None and result.dead_kind == kind
             assert "ahead of the bridge clock" in result.dead.reason and not result.records
+
+
+def test_dead_letter_with_a_lone_surrogate_is_still_encodable() -> None:
+    # Found by the e2e fuzz: a JSON escape "\ud961" quoted in the reason broke the encoder.
+    result = Router().route("fieldflow/engineers/e1/location",
+                            b'{"ts": "\\ud961", "lat": 1, "lon": 2}', NOW)
+    assert result.dead is not None
+    from models.codec import encode
+
+    letter = decode(DeadLetter, encode(result.dead))
+    assert "ud961" in letter.reason
