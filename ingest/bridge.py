@@ -4,11 +4,12 @@
   so the broker keeps what arrives while the bridge is down;
 - routes each message through :class:`ingest.router.Router` (adapters + validation);
   bad input becomes a dead letter on ``ingest.deadletter`` with its reason;
-- acknowledges a message to the broker (paho manual acks) only after Kafka confirmed
-  every record it produced, so a crash between the two means redelivery, not loss;
+- acknowledges a message to the broker only after Kafka confirmed every record it
+  produced, so a crash between the two means redelivery, not loss (the MQTT side is the
+  lean session of :mod:`ingest.mqtt_wire`: PUBACKs are batched, one write for many);
 - bounds the messages in flight: when Kafka is slow, ``on_message`` blocks, the
   broker holds the rest (backpressure instead of unbounded memory);
-- idempotent Kafka producer; paho and librdkafka both reconnect with backoff.
+- idempotent Kafka producer; the MQTT session and librdkafka both reconnect with backoff.
 
 Run: ``python -m ingest.bridge`` (the supervisor does this).
 """
@@ -24,46 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-import paho.mqtt.client as mqtt
 from confluent_kafka import KafkaError, Message, Producer
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from ingest.metrics import BridgeMetrics
+from ingest.mqtt_wire import Session
 from ingest.router import SUBSCRIPTIONS, Router
-from ingest.routing import TOPIC_DEADLETTER, Outgoing
+from ingest.routing import TOPIC_DEADLETTER, Outgoing, RejectKind, dead_letter
 from models.codec import encode
 from models.timeutil import now_ms
 
 log = logging.getLogger("fieldflow.bridge")
-_PUBACK = 0x40
-_PUBACK_HEAD = bytes((_PUBACK, 2))
-
-class _BufferedSocket:
-    """paho tuning: paho reads each packet with several tiny ``recv`` calls (command byte,
-    length bytes, body) and one ``select`` per packet. This wrapper reads 64 KiB at a time
-    and reports the rest through ``pending()``, which paho's loop honours (as for SSL)."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-
-    def recv(self, n: int) -> bytes:
-        if self._pos >= len(self._buf):
-            data: bytes = self._sock.recv(65536)  # BlockingIOError when empty: paho's EAGAIN
-            if not data:
-                return data
-            self._buf, self._pos = data, 0
-        start = self._pos
-        self._pos = min(len(self._buf), start + n)
-        return self._buf[start : self._pos]
-
-    def pending(self) -> int:
-        return len(self._buf) - self._pos
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
 
 @dataclass
 class _Pending:
@@ -99,7 +70,11 @@ class Bridge:
         self.config = config
         self.router = router or Router()
         self.metrics = metrics or BridgeMetrics()
-        self._slots = threading.BoundedSemaphore(config.max_in_flight)
+        # In flight = received - finished: each counter has one writer thread (the MQTT
+        # reader, the Kafka poller), so no lock is needed; ``_room`` wakes a waiting reader.
+        self._received_n = 0
+        self._finished_n = 0
+        self._room = threading.Event()
         # Messages whose Kafka records are all confirmed, waiting to be acked (thread-safe).
         self._done: collections.deque[_Pending] = collections.deque()
         self._stop = threading.Event()
@@ -108,7 +83,7 @@ class Bridge:
                 "bootstrap.servers": config.kafka_bootstrap,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 5,
+                "linger.ms": 25,
                 "batch.num.messages": 10000,
                 "queue.buffering.max.messages": max(100_000, config.max_in_flight * 4),
                 "message.timeout.ms": 30000,
@@ -120,81 +95,61 @@ class Bridge:
         url = urlparse(config.mqtt_url)
         self._mqtt_host = url.hostname or "localhost"
         self._mqtt_port = url.port or 1883
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=config.client_id,
-            clean_session=False,
-            manual_ack=True,
-        )
-        if config.username:
-            self.client.username_pw_set(config.username, config.password)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self._connected = threading.Event()
-        self._loop_read_one = self.client.loop_read
-        self.client.loop_read = self._loop_read_many  # type: ignore[method-assign]
-
-    def _loop_read_many(self, max_packets: int = 1) -> MQTTErrorCode:
-        """paho reads one packet per loop turn; read every buffered one (up to 1000)."""
-        rc = self._loop_read_one(max_packets)
-        sock = self.client.socket()
-        for _ in range(1000):
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or not isinstance(sock, _BufferedSocket):
-                break
-            if not sock.pending():
-                break
-            rc = self._loop_read_one(max_packets)
-        return rc
-
-    # -- MQTT callbacks (paho network thread) -------------------------------
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if getattr(reason, "is_failure", False):
-            log.error("MQTT connect refused: %s", reason)
-            return
-        sock = client.socket()
-        if sock is not None and not isinstance(sock, _BufferedSocket):
-            client._sock = _BufferedSocket(sock)
-        client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
-        log.info(
-            "MQTT connected to %s:%s, subscribed to %s",
+        self.session = Session(
             self._mqtt_host,
             self._mqtt_port,
-            ", ".join(SUBSCRIPTIONS),
+            config.client_id,
+            [(topic, 1) for topic in SUBSCRIPTIONS],
+            self._on_message,
+            username=config.username,
+            password=config.password if config.username else None,
+            keepalive=30,
+            on_connect=self._on_connect,
         )
-        self._connected.set()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._connected.clear()
-        if not self._stop.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting with backoff", reason)
+    # -- MQTT (the session's reader thread) ------------------------------------
+    def _on_connect(self) -> None:
+        log.info("MQTT connected to %s:%s, subscribed to %s", self._mqtt_host,
+                 self._mqtt_port, ", ".join(SUBSCRIPTIONS))
 
-    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        received = now_ms()
-        # Backpressure: wait for a slot; the broker keeps the rest meanwhile.
-        while not self._slots.acquire(timeout=1.0):
+    def _on_message(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        # Backpressure: at the in-flight bound, stop reading; the broker keeps the rest.
+        while self._received_n - self._finished_n >= self.config.max_in_flight:
+            self._room.clear()
+            if self._received_n - self._finished_n < self.config.max_in_flight:
+                break
+            self._room.wait(1.0)
             if self._stop.is_set():
                 return
+        self._received_n += 1
         self.metrics.received.inc()
-        self.metrics.in_flight.inc()
-        topic = msg.topic
-        result = self.router.route(topic, msg.payload, received)
-        for cmd_topic, cmd_payload in result.commands:
-            client.publish(cmd_topic, cmd_payload, qos=0)
-        records = result.records
-        if result.dead is not None:
-            self.metrics.dead_lettered(result.dead_kind.value if result.dead_kind else "other")
-            records = [*records, Outgoing(TOPIC_DEADLETTER, result.dead.topic[:256],
-                                          encode(result.dead))]
-        pending = _Pending(msg.mid, msg.qos, len(records), time.monotonic())
+        received = now_ms()
+        try:
+            records = self._records(topic, payload, received)
+        except Exception as exc:  # a bug costs this message (dead-lettered), not the loop
+            log.exception("bridge: unexpected error on a message from %r", topic[:200])
+            self.metrics.dead_lettered(RejectKind.INTERNAL.value)
+            letter = dead_letter(topic, payload, f"internal: {type(exc).__name__}: {exc}",
+                                 received)
+            records = [Outgoing(TOPIC_DEADLETTER, topic[:256], encode(letter))]
+        pending = _Pending(mid, qos, len(records), time.monotonic())
         if not records:
             self._done.append(pending)
             return
         for rec in records:
             self._produce(rec, pending)
+
+    def _records(self, topic: str, payload: bytes, received: int) -> list[Outgoing]:
+        """The Kafka records for one MQTT message (its dead letter included); publishes
+        the router's MQTT commands (Sparkplug rebirth requests)."""
+        result = self.router.route(topic, payload, received)
+        for cmd_topic, cmd_payload in result.commands:
+            self.session.publish(cmd_topic, cmd_payload)
+        if result.dead is None:
+            return result.records
+        self.metrics.dead_lettered(result.dead_kind.value if result.dead_kind else "other")
+        return [*result.records,
+                Outgoing(TOPIC_DEADLETTER, result.dead.topic[:256], encode(result.dead))]
 
     # -- Kafka ---------------------------------------------------------------
     def _produce(self, rec: Outgoing, pending: _Pending) -> None:
@@ -215,8 +170,8 @@ class Bridge:
             try:
                 self.producer.produce(rec.topic, rec.value, key=rec.key, on_delivery=delivered)
                 return
-            except BufferError:
-                self.producer.poll(0.05)  # local queue full: serve callbacks, then retry
+            except BufferError:  # local queue full: the poller serves it, then retry
+                time.sleep(0.005)
 
     def _finish_done(self) -> int:
         """Ack every message whose records Kafka confirmed: one write, one metrics update."""
@@ -236,29 +191,19 @@ class Bridge:
             latencies.append((now - pending.t0) * 1000)
         if not latencies:
             return 0
-        self._send_acks(mids)
+        self.session.ack(mids)  # one write for all of them
+        self._finished_n += len(latencies)
+        self._room.set()
         self.metrics.published.inc(published)
-        self.metrics.in_flight.dec(len(latencies))
+        self.metrics.in_flight.value = self._received_n - self._finished_n
         self.metrics.latency.observe_many(latencies)
-        self._slots.release(len(latencies))
         return len(latencies)
-
-    def _send_acks(self, mids: list[int]) -> None:
-        if not mids:
-            return
-        queue = getattr(self.client, "_packet_queue", None)
-        if queue is None:  # another paho: one ack() per message
-            for mid in mids:
-                self.client.ack(mid, 1)
-            return
-        # paho tuning: one buffer of PUBACKs written at once instead of one packet (and
-        # one socket write, one loop wake-up) per message; MQTT 3.1.1 PUBACK = 0x40 0x02 mid.
-        queue(_PUBACK, b"".join(_PUBACK_HEAD + mid.to_bytes(2, "big") for mid in mids), 0, 0)
 
     def _poll_kafka(self) -> None:
         while not self._stop.is_set():
             self.producer.poll(0.02)
             self._finish_done()
+            self.session.tick()
 
     # -- lifecycle -----------------------------------------------------------
     def serve_metrics(self, host: str, port: int) -> None:
@@ -290,9 +235,8 @@ class Bridge:
         self.producer.list_topics(timeout=30)  # fail fast if Kafka is unreachable
         self._poller = threading.Thread(target=self._poll_kafka, name="kafka-poll", daemon=True)
         self._poller.start()
-        self.client.connect_async(self._mqtt_host, self._mqtt_port, keepalive=30)
-        self.client.loop_start()
-        if not self._connected.wait(30):
+        self.session.start()
+        if not self.session.connected.wait(30):
             raise TimeoutError(f"MQTT broker at {self.config.mqtt_url} did not accept us in 30s")
         if self.config.ready_file:
             with open(self.config.ready_file, "w") as fh:  # noqa: PTH123
@@ -300,8 +244,7 @@ class Bridge:
 
     def stop(self) -> None:
         self._stop.set()
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.session.stop()
         remaining = self.producer.flush(10)
         if remaining:
             log.error(

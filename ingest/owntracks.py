@@ -55,7 +55,7 @@ class OwnTracksDirectory:
             user, sep, device = key.partition("/")
             if not sep or not user or not device or "/" in device:
                 raise ValueError(f"OwnTracks key {key!r} must be 'user/device'")
-            if not ID_RE.match(engineer):
+            if not ID_RE.fullmatch(engineer):
                 raise ValueError(f"engineer id {engineer!r} for {key!r} is not a valid id")
             self._map[key] = engineer
 

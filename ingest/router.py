@@ -137,11 +137,12 @@ class Router:
         """Event times far ahead of the bridge's clock are refused: the streams run their
         timers (offline sweeps, dwell, SLAs) on the newest event time they have seen, so
         one device with a wrong clock must not fast-forward the whole platform."""
-        newest = max((r.ts for r in records if r.ts is not None), default=None)
-        if newest is not None and newest - received_at > self.max_ahead_ms:
-            raise Rejected(f"timestamp {(newest - received_at) / 1000:.0f} s ahead of the"
-                           f" bridge clock (at most {self.max_ahead_ms // 1000} s)",
-                           RejectKind.INVALID)
+        limit = received_at + self.max_ahead_ms
+        for record in records:
+            if record.ts is not None and record.ts > limit:
+                raise Rejected(f"timestamp {(record.ts - received_at) / 1000:.0f} s ahead of"
+                               f" the bridge clock (at most {self.max_ahead_ms // 1000} s)",
+                               RejectKind.INVALID)
 
     def _throttle(self, key: str, received_at: int) -> None:
         if self.limiter is not None and not self.limiter.allow(key, received_at):

@@ -8,8 +8,8 @@ while the human reason with the details goes into the dead letter itself.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from models.messages import DeadLetter
 
@@ -18,9 +18,11 @@ TOPIC_READINGS = "telemetry.readings"
 TOPIC_DEADLETTER = "ingest.deadletter"
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One Kafka record: topic, key (engineer or device id), encoded value, event time."""
+class Outgoing(NamedTuple):
+    """One Kafka record: topic, key (engineer or device id), encoded value, event time.
+
+    A NamedTuple: one is made per message on the bridge's hot path, and a tuple is
+    several times cheaper to build than a frozen dataclass."""
 
     topic: str
     key: str

@@ -266,7 +266,7 @@ def _birth_table(msg: PbPayload) -> _Metrics:
 
 def _device_id(t: SparkplugTopic) -> str:
     ident = t.node if t.device is None else f"{t.node}.{t.device}"
-    if not ID_RE.match(ident):
+    if not ID_RE.fullmatch(ident):
         raise Rejected(f"device id {ident[:80]!r} is too long or invalid", RejectKind.NO_ROUTE)
     return ident
 

@@ -97,7 +97,7 @@ def parse_topic(topic: str) -> SparkplugTopic:
             RejectKind.UNSUPPORTED,
         )
     for what, value in (("group", group), ("node", node), ("device", device)):
-        if value is not None and not ID_RE.match(value):
+        if value is not None and not ID_RE.fullmatch(value):
             raise Rejected(f"bad Sparkplug {what} id {value[:80]!r}", RejectKind.NO_ROUTE)
     return SparkplugTopic(group, message_type, node, device)
 

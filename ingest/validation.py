@@ -27,7 +27,7 @@ def check_size(payload: bytes, limit: int) -> None:
 
 
 def check_id(value: str, what: str) -> str:
-    if not ID_RE.match(value):
+    if not ID_RE.fullmatch(value):
         raise Rejected(f"bad {what} {value[:80]!r} in topic", RejectKind.NO_ROUTE)
     return value
 

@@ -21,6 +21,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Ident = Annotated[str, Field(pattern=ID_PATTERN)]
 MAX_METRICS = 256
 METRIC_NAME_PATTERN = r"^[A-Za-z0-9_./:-]{1,64}$"
+METRIC_NAME_RE = re.compile(METRIC_NAME_PATTERN)  # fullmatch: "$" alone lets a trailing "\n" in
 
 
 class Source(StrEnum):
@@ -88,7 +89,7 @@ class Reading(_Message):
         if len(metrics) > MAX_METRICS:
             raise ValueError(f"at most {MAX_METRICS} metrics per reading")
         for name, value in metrics.items():
-            if not re.match(METRIC_NAME_PATTERN, name):
+            if not METRIC_NAME_RE.fullmatch(name):
                 raise ValueError(f"bad metric name {name[:40]!r}")
             if not math.isfinite(value):
                 raise ValueError(f"metric {name!r} is not a finite number")

@@ -122,7 +122,7 @@ def check(topic: str, payload: bytes, result: RouteResult) -> None:
     expected = TOPIC_POSITIONS if topic.startswith(("fieldflow/engineers/", "owntracks/")) \
         else TOPIC_READINGS
     for record in result.records:
-        assert record.topic == expected and ID_RE.match(record.key)
+        assert record.topic == expected and ID_RE.fullmatch(record.key)
         model = decode(Position if expected == TOPIC_POSITIONS else Reading, record.value)
         assert record.key == getattr(model, "engineer_id", None) or record.key == getattr(
             model, "device_id", None)
