@@ -14,6 +14,8 @@ import csv
 import json
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out-dir", type=Path, default=Path(".fieldflow/bench"))
     ap.add_argument("--skip-assign", action="store_true", help="skip assignment timings")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="instances solved side by side, one process each (each solver is "
+                         "single-threaded: keep jobs <= idle cores so each gets a whole core)")
     args = ap.parse_args(argv)
 
     inst_dir = args.data_dir / "instances"
@@ -142,8 +147,17 @@ def main(argv: list[str] | None = None) -> int:
             print("note: PyVRP is not installed (pip install pyvrp); its columns are null")
             use_pyvrp = False
 
-    rows = [run_instance(p, bks, args.time_limit, use_pyvrp)
-            for p in tqdm(paths, desc="solomon", unit="inst")]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_instance, p, bks, args.time_limit, use_pyvrp)
+                       for p in paths]
+            for _ in tqdm(as_completed(futures), total=len(futures), desc="solomon",
+                          unit="inst"):
+                pass
+            rows = [f.result() for f in futures]
+    else:
+        rows = [run_instance(p, bks, args.time_limit, use_pyvrp)
+                for p in tqdm(paths, desc="solomon", unit="inst")]
     print(f"{'instance':9} {'dist':>8} {'veh':>4} {'bks':>8} {'gap%':>6} {'pyvrp':>8} "
           f"{'ours/pyvrp':>10}")
     for r in rows:
@@ -153,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['gap_pct']:6.2f} {pv:>8} {ratio:>10}")
     result: dict[str, Any] = {
         "time_limit_s": args.time_limit,
+        "jobs": args.jobs,
         "instances": rows,
         "mean_gap_pct": _mean([r["gap_pct"] for r in rows]),
         "mean_ratio_to_pyvrp": _mean([r["ratio_to_pyvrp"] for r in rows]),

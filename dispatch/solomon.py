@@ -114,7 +114,7 @@ def solve_instance(
     time_limit_s: float = 30.0,
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
     metaheuristic: str = "GUIDED_LOCAL_SEARCH",
-    gls_lambda: float | None = None,
+    gls_lambda: float | None = SearchConfig.gls_lambda,
 ) -> SolomonSolution:
     """Minimise total truncated distance; raises ``RuntimeError`` if nothing feasible."""
     cfg = SearchConfig(time_limit_s, first_solution, metaheuristic, gls_lambda=gls_lambda)
