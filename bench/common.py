@@ -6,8 +6,11 @@
 - :func:`percentile`, :func:`latency_summary`: nearest-rank percentiles;
 - :func:`print_table`, :func:`write_outputs`: the table, the headline JSON, a full JSON
   report and a PNG under the output directory;
-- :func:`publish_load`: one MQTT publisher process (paho, QoS 1) for device readings and
-  phone positions, with timestamps unique per source and the publish time embedded.
+- :class:`RawPublisher`: a minimal MQTT 3.1.1 QoS 1 publisher on a raw socket (batched
+  writes, PUBACKs counted): the load generator costs little CPU, so the two cores go to
+  what is measured (a paho publisher costs ~130 µs per QoS 1 message here);
+- :func:`publish_load`: one publisher process for device readings and phone positions,
+  with timestamps unique per source and the publish time embedded.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("postgres", "kafka", "mqtt", "bridge", "worker", "api")
+ONE_SHOT_SERVICES = ("fault-model",)  # jobs a first start runs once in the background
 
 
 # -- the stack ---------------------------------------------------------------------------
@@ -77,13 +81,33 @@ def embedded_stack(
         if up.returncode != 0:
             raise SystemExit(f"bench {name}: fieldflow up failed:\n{up.stdout}{up.stderr}")
         started = True
-        status = stack_status(env)
+        status = _wait_for_one_shot_jobs(name, env)
     try:
         yield status, started
     finally:
         if started:
             print(f"bench {name}: stopping the stack it started (fieldflow down)", flush=True)
             fieldflow(env, "down", timeout=180)
+
+
+def _wait_for_one_shot_jobs(name: str, env: dict[str, str],
+                            timeout_s: float = 600) -> dict[str, Any]:
+    """A first start trains the fault model in the background (the one-shot
+    ``fault-model`` service, ~10 s of a core); measure after it, not beside it."""
+    deadline = time.monotonic() + timeout_s
+    status = stack_status(env)
+    told = False
+    while time.monotonic() < deadline:
+        busy = [n for n in ONE_SHOT_SERVICES
+                if status.get("services", {}).get(n, {}).get("state") == "running"]
+        if not busy:
+            break
+        if not told:
+            print(f"bench {name}: waiting for {', '.join(busy)} (first start only)", flush=True)
+            told = True
+        time.sleep(1)
+        status = stack_status(env)
+    return status
 
 
 def load_args(p: argparse.ArgumentParser, *, drain_timeout_s: float,
@@ -273,6 +297,78 @@ def write_outputs(
 
 
 # -- load --------------------------------------------------------------------------------
+class RawPublisher:
+    """MQTT 3.1.1 QoS 1 publisher on a raw socket: PUBLISH packets are buffered and
+    written together (at ``flush``, or when 16 KiB are waiting); ``acked`` counts the
+    broker's PUBACKs (the only packets it sends us: 4 bytes each)."""
+
+    def __init__(self, host: str, port: int, client_id: str) -> None:
+        import socket
+
+        from ingest.mqtt_wire import connect_packet
+
+        self._socket = socket
+        self.sock = socket.create_connection((host, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.sendall(connect_packet(client_id, clean_session=True, keepalive=0))
+        connack = b""
+        while len(connack) < 4:
+            chunk = self.sock.recv(4 - len(connack))
+            if not chunk:
+                raise ConnectionError("MQTT broker closed the connection before CONNACK")
+            connack += chunk
+        if connack[0] != 0x20 or connack[3] != 0:
+            raise ConnectionError(f"MQTT CONNACK refused: {connack!r}")
+        self.sent = self.acked = 0
+        self._buf = bytearray()
+        self._rest = 0  # bytes of a PUBACK split across reads
+        self._heads: dict[str, bytes] = {}
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        from ingest.mqtt_wire import varlen
+
+        head = self._heads.get(topic)
+        if head is None:
+            encoded = topic.encode()
+            head = self._heads[topic] = len(encoded).to_bytes(2, "big") + encoded
+        self.sent += 1
+        mid = self.sent % 65535 + 1
+        self._buf += b"\x32" + varlen(len(head) + 2 + len(payload)) + head
+        self._buf += mid.to_bytes(2, "big") + payload
+        if len(self._buf) >= 16384:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self.sock.sendall(self._buf)
+            self._buf.clear()
+        self.read_acks(block=False)
+
+    def read_acks(self, *, block: bool) -> None:
+        try:
+            data = self.sock.recv(65536, 0 if block else self._socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        if not data and block:
+            raise ConnectionError("MQTT broker closed the connection")
+        total = self._rest + len(data)
+        self.acked += total // 4
+        self._rest = total % 4
+
+    def wait_acked(self, timeout_s: float) -> None:
+        self.flush()
+        self.sock.settimeout(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        with contextlib.suppress(TimeoutError):
+            while self.acked < self.sent and time.monotonic() < deadline:
+                self.read_acks(block=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.sendall(b"\xe0\x00")  # DISCONNECT
+        self.sock.close()
+
+
 @dataclass
 class LoadPlan:
     """What one publisher process sends (picklable: it crosses a spawn boundary)."""
@@ -314,7 +410,8 @@ def position_payload(ts: int, lat: float, lon: float) -> str:
 
 
 def publish_load(plan: LoadPlan, out: Any) -> None:
-    """Publisher process body: one paho connection, QoS 1; puts a LoadReport dict on ``out``.
+    """Publisher process body: one :class:`RawPublisher` connection, QoS 1; puts a
+    LoadReport dict on ``out``.
 
     Readings go round-robin over ``plan.devices`` at ``plan.rate``; a device in
     ``plan.faults`` sends ``plan.burst`` readings at 95 degrees once its time comes (the
@@ -324,24 +421,8 @@ def publish_load(plan: LoadPlan, out: Any) -> None:
     """
     import random
 
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
     rep = LoadReport(plan.index)
-    lock = threading.Lock()
-
-    def on_publish(*_a: Any) -> None:
-        with lock:
-            rep.acked += 1
-
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=f"bench-load-{plan.index}-{uuid.uuid4().hex[:6]}",
-    )
-    client.max_inflight_messages_set(1000)
-    client.on_publish = on_publish
-    client.connect(plan.host, plan.port, keepalive=60)
-    client.loop_start()
+    client = RawPublisher(plan.host, plan.port, f"bench-load-{plan.index}-{uuid.uuid4().hex[:6]}")
     rng = random.Random(plan.index)
     last_ts: dict[str, int] = {}
     hot_left = dict.fromkeys(plan.faults, plan.burst)
@@ -358,7 +439,7 @@ def publish_load(plan: LoadPlan, out: Any) -> None:
         return ts
 
     def send(topic: str, payload: str, now_s: float) -> None:
-        client.publish(topic, payload, qos=1)
+        client.publish(topic, payload.encode())
         rep.sent += 1
         sec = int(now_s - plan.start_at)
         while len(rep.per_second) <= sec:
@@ -371,10 +452,15 @@ def publish_load(plan: LoadPlan, out: Any) -> None:
     deadline = t0 + plan.duration_s
     next_phones = t0
     n_dev, i = len(plan.devices), 0
+    last_flush = t0
     while True:
         now = time.time()
         if now >= deadline:
             break
+        if now - last_flush >= 0.005:  # batched writes, at most 5 ms late
+            client.flush()
+            rep.acked = client.acked
+            last_flush = now
         if plan.phones and now >= next_phones:
             for p in plan.phones:
                 pos = walk[p]
@@ -389,10 +475,11 @@ def publish_load(plan: LoadPlan, out: Any) -> None:
         if plan.rate > 0 and i % 32 == 0:
             ahead = t0 + i / plan.rate - time.time()
             if ahead > 0:
-                time.sleep(min(ahead, 0.05))
+                time.sleep(min(ahead, 0.005))
                 continue
-        if rep.sent - rep.acked > plan.max_unacked:  # bound paho's own queue
-            time.sleep(0.001)
+        if rep.sent - rep.acked > plan.max_unacked:  # bound what the broker holds for us
+            client.read_acks(block=True)
+            rep.acked = client.acked
             continue
         device = plan.devices[i % n_dev]
         i += 1
@@ -405,11 +492,9 @@ def publish_load(plan: LoadPlan, out: Any) -> None:
         send(dev_topic[device], reading_payload(stamp(device, now), now * 1000, temperature), now)
         rep.readings += 1
     rep.t_last = time.time()
-    wait_until = time.time() + 60
-    while rep.acked < rep.sent and time.time() < wait_until:
-        time.sleep(0.01)
-    client.loop_stop()
-    client.disconnect()
+    client.wait_acked(60)
+    rep.acked = client.acked
+    client.close()
     out.put(asdict(rep))
 
 

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import embedded_stack, load_args, mqtt_address, percentile
+from bench.common import RawPublisher, embedded_stack, load_args, mqtt_address, percentile
 
 TOPIC = "telemetry.readings"
 
@@ -105,15 +105,6 @@ def _publisher(
     out.put(asdict(PublisherReport(index, sent, acked, t_first, t_last)))
 
 
-def _varlen(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _raw_publisher(
     index: int,
     host: str,
@@ -125,78 +116,42 @@ def _raw_publisher(
     start_at: float,
     out: Any,
 ) -> None:
-    """A minimal MQTT 3.1.1 QoS 1 publisher on a raw socket (PUBLISH packets written in
-    batches, PUBACKs counted): the load generator costs little CPU, so the bridge gets it."""
-    import socket
-
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    cid = f"bench-raw-{index}-{uuid.uuid4().hex[:6]}".encode()
-    body = b"\x00\x04MQTT\x04\x02\x00\x00" + len(cid).to_bytes(2, "big") + cid  # no keepalive
-    sock.sendall(b"\x10" + _varlen(len(body)) + body)
-    connack = b""
-    while len(connack) < 4:
-        connack += sock.recv(4 - len(connack))
-    if connack[0] != 0x20 or connack[3] != 0:
-        raise SystemExit(f"raw publisher: CONNACK {connack!r}")
-    heads = {d: f"fieldflow/devices/{d}/telemetry".encode() for d in devices}
-    heads = {d: len(t).to_bytes(2, "big") + t for d, t in heads.items()}
+    """One :class:`bench.common.RawPublisher` process: batches of 100 PUBLISHes per
+    write, so the load generator leaves the cores to the bridge."""
+    pub = RawPublisher(host, port, f"bench-raw-{index}-{uuid.uuid4().hex[:6]}")
+    topics = {d: f"fieldflow/devices/{d}/telemetry" for d in devices}
     seqs = dict.fromkeys(devices, 0)
-    sent = acked = 0
-    rest = b""
     n_dev = len(devices)
-    t_first = 0.0
     while time.time() < start_at:
         time.sleep(0.005)
     t_first = time.time()
     deadline = t_first + duration if duration else None
-
-    def read_acks(block: bool) -> None:
-        nonlocal acked, rest
-        try:
-            data = sock.recv(65536, 0 if block else socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        data = rest + data
-        whole = len(data) // 4 * 4
-        acked += whole // 4
-        rest = data[whole:]
-
     while True:
         if deadline is None:
-            if sent >= count:
+            if pub.sent >= count:
                 break
         elif time.time() >= deadline:
             break
         if rate > 0:
-            ahead = t_first + sent / rate - time.time()
+            ahead = t_first + pub.sent / rate - time.time()
             if ahead > 0:
                 time.sleep(ahead)
-        batch = bytearray()
         now = time.time()
         ts = int(now * 1000)
         sent_ms = f"{now * 1000:.3f}"
-        for _ in range(min(100, count - sent) if deadline is None else 100):
-            device = devices[sent % n_dev]
+        for _ in range(min(100, count - pub.sent) if deadline is None else 100):
+            device = devices[pub.sent % n_dev]
             n = seqs[device]
             seqs[device] = n + 1
-            payload = f'{{"ts":{ts},"metrics":{{"n":{n},"sent_ms":{sent_ms}}}}}'.encode()
-            head = heads[device]
-            mid = sent % 65535 + 1
-            batch += b"\x32" + _varlen(len(head) + 2 + len(payload)) + head
-            batch += mid.to_bytes(2, "big") + payload
-            sent += 1
-        sock.sendall(batch)
-        read_acks(block=False)
-        while sent - acked > 5000:
-            read_acks(block=True)
+            pub.publish(topics[device],
+                        f'{{"ts":{ts},"metrics":{{"n":{n},"sent_ms":{sent_ms}}}}}'.encode())
+        pub.flush()
+        while pub.sent - pub.acked > 5000:
+            pub.read_acks(block=True)
     t_last = time.time()
-    sock.settimeout(60)
-    while acked < sent:
-        read_acks(block=True)
-    sock.sendall(b"\xe0\x00")  # DISCONNECT
-    sock.close()
-    out.put(asdict(PublisherReport(index, sent, acked, t_first, t_last)))
+    pub.wait_acked(60)
+    pub.close()
+    out.put(asdict(PublisherReport(index, pub.sent, pub.acked, t_first, t_last)))
 
 
 def _metrics_text(url: str | None) -> str:

@@ -143,3 +143,30 @@ def test_the_session_reconnects_after_a_broker_restart(broker: Broker) -> None:
     got = inbox.wait_for(2)
     assert got[-1][1] == b"after"
     session.stop()
+
+
+def test_the_bench_raw_publisher_delivers_every_message_once(broker: Broker) -> None:
+    """bench.common.RawPublisher (the benchmarks' load generator) -> mosquitto -> Session:
+    every QoS 1 message arrives and every one is PUBACKed to the publisher."""
+    from bench.common import RawPublisher
+
+    class AckingInbox(Inbox):  # mosquitto sends a session 20 unacked messages at most
+        session: Session | None = None
+
+        def __call__(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+            super().__call__(topic, payload, qos, mid)
+            if self.session is not None:
+                self.session.ack([mid])
+
+    inbox = AckingInbox()
+    session = inbox.session = _session(broker, f"bridge-{uuid.uuid4().hex[:6]}", inbox)
+    pub = RawPublisher("127.0.0.1", broker.port, f"raw-{uuid.uuid4().hex[:6]}")
+    n = 3000
+    for i in range(n):
+        pub.publish(f"t/{i % 7}", b"%d" % i)
+    pub.wait_acked(10)
+    pub.close()
+    got = inbox.wait_for(n)
+    assert pub.acked == pub.sent == n
+    assert sorted(int(p) for _t, p, _q, _m in got) == list(range(n))
+    session.stop()
