@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
 from models.messages import Position, Reading
 from models.timeutil import to_datetime
@@ -13,7 +13,6 @@ from models.timeutil import to_datetime
 _POS_COLS = (
     "engineer_id, ts, lat, lon, accuracy_m, speed_mps, heading, battery, source, received_at"
 )
-_READ_COLS = "device_id, ts, metrics, source, received_at"
 
 
 def _maybe_dt(ms: int | None):  # type: ignore[no-untyped-def]
@@ -79,30 +78,39 @@ async def copy_positions(conn: AsyncConnection, positions: Sequence[Position]) -
     return max(inserted, 0)
 
 
+def readings_copy_text(readings: Sequence[Reading]) -> bytes:
+    """The rows of ``readings`` in COPY text format for ``readings_stage_ms``: event times
+    as epoch ms (PostgreSQL turns them into timestamptz), metrics as orjson. Ids and
+    metric names cannot hold tabs, newlines or backslashes (models.messages patterns), and
+    JSON escapes control characters, so only backslashes in the JSON need doubling."""
+    lines = []
+    for r in readings:
+        metrics = orjson.dumps(r.metrics).decode()
+        if "\\" in metrics:
+            metrics = metrics.replace("\\", "\\\\")
+        received = "\\N" if r.received_at is None else str(r.received_at)
+        lines.append(f"{r.device_id}\t{r.ts}\t{metrics}\t{r.source.value}\t{received}\n")
+    return "".join(lines).encode()
+
+
 async def copy_readings(conn: AsyncConnection, readings: Sequence[Reading]) -> int:
+    """COPY a batch (one write of text rows) into a staging table, then insert with
+    ON CONFLICT DO NOTHING; returns the number of new rows."""
     if not readings:
         return 0
     async with conn.transaction():
         await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS readings_stage "
-            "(LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE IF NOT EXISTS readings_stage_ms (device_id text, ts_ms bigint,"
+            " metrics jsonb, source text, received_ms bigint) ON COMMIT DELETE ROWS"
         )
         async with conn.cursor() as cur:
-            async with cur.copy(f"COPY readings_stage ({_READ_COLS}) FROM STDIN") as copy:
-                for r in readings:
-                    await copy.write_row(
-                        (
-                            r.device_id,
-                            to_datetime(r.ts),
-                            Jsonb(r.metrics),
-                            r.source.value,
-                            _maybe_dt(r.received_at),
-                        )
-                    )
+            async with cur.copy("COPY readings_stage_ms FROM STDIN") as copy:
+                await copy.write(readings_copy_text(readings))
             await cur.execute(
                 "INSERT INTO readings (device_id, ts, metrics, source, received_at)"
-                " SELECT device_id, ts, metrics, source, received_at FROM readings_stage"
-                " "
-                "ON CONFLICT DO NOTHING"
+                " SELECT device_id, timestamptz 'epoch' + ts_ms * interval '1 millisecond',"
+                " metrics, source,"
+                " timestamptz 'epoch' + received_ms * interval '1 millisecond'"
+                " FROM readings_stage_ms ON CONFLICT DO NOTHING"
             )
             return max(cur.rowcount, 0)
