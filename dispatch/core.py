@@ -75,8 +75,8 @@ class SearchConfig:
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     solution_limit: int | None = None
     # Guided local search penalty weight (OR-Tools' default is 0.1). 0.3 was best on the
-    # hardest Solomon instances at 30 s (R107, RC103, R110, RC208: mean gap 5.6% -> 3.2%;
-    # 0.05, 0.6 and 1.0 were worse): see docs/dispatch.md.
+    # hardest Solomon instances at 30 s (R107, RC103, R110, RC208: mean gap 5.57% -> 3.24%;
+    # 0.05, 0.6 and 1.0 were worse; one run each): see docs/dispatch.md.
     gls_lambda: float | None = 0.3
 
 
