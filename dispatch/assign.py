@@ -69,12 +69,17 @@ def rank_candidates(order: Visit, engineers: Sequence[Engineer],
     return sorted(refined + rest, key=lambda c: c.score)[: opt.max_candidates]
 
 
+def supplying_depots(e: Engineer, order: Visit, depots: Sequence[Depot]) -> list[Depot]:
+    """The depots holding, with what ``e``'s van carries, every part ``order`` needs."""
+    return [d for d in depots if all(
+        d.stock.get(p, 0) + e.van_stock.get(p, 0) >= q for p, q in order.parts.items())]
+
+
 def _nearest_depot(e: Engineer, order: Visit, depots: Sequence[Depot],
                    travel: TravelTimes) -> Visit | None:
     """The depot with every missing part on the shortest detour, as a pseudo-stop."""
     here = e.position or e.home
-    stocked = [d for d in depots if all(
-        d.stock.get(p, 0) + e.van_stock.get(p, 0) >= q for p, q in order.parts.items())]
+    stocked = supplying_depots(e, order, depots)
     if not stocked:
         return None
     d = min(stocked, key=lambda d: travel.seconds(here, d.point)

@@ -121,7 +121,8 @@ async def dispatch_round(
             candidates = await rank_in(picture, visit, tm, skip)
             if not candidates:
                 report.unassignable[job.order_id] = why_nobody(
-                    visit, pool_for(visit.id, picture.engineers), picture.now_s, skip)
+                    visit, pool_for(visit.id, picture.engineers), picture.now_s, skip,
+                    picture.depots)
                 continue
             best = candidates[0]
             touched = True

@@ -2,9 +2,11 @@
 
 Shared by the streams (every new alert order; the escalation timer's retry round) and the
 API (``POST /api/v1/work-orders/{id}/assign``, ``GET /api/v1/work-orders/{id}/candidates``).
-Ranks orders against the live picture (``services.picture``: engineers, van stock, last
-positions, open orders as routes) and transitions them to ``assigned`` through
-``services.workorders.transition_order``. Day plans and routes are in ``services.planning``.
+Ranks orders against the live picture (``services.picture``: engineers, lunch breaks, van
+stock, last positions, open orders as routes, depots and their stock) and transitions
+them to ``assigned`` through ``services.workorders.transition_order``; an auto-assignment
+stores the chosen candidate's route as the engineer's route order (``route_seq``). Day
+plans and routes are in ``services.planning``.
 
 Engineers who rejected an order are never auto-assigned it again (a dispatcher still can,
 by hand). When the chosen candidate pre-empts a P4 order (dispatch/assign.py: a P1 that
@@ -23,17 +25,19 @@ from typing import Any
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from dispatch.assign import rank_candidates
-from dispatch.types import Candidate, Engineer, Visit
+from dispatch.assign import fmt_clock, rank_candidates, supplying_depots
+from dispatch.types import DAY_S, Candidate, Depot, Engineer, Visit
 from models.travel import TravelModel, TravelTimes
 from models.workorder import DomainError, Priority, Status
 from services.picture import (
     DAY_MS,
     Picture,
     fetch_rows,
+    later_day,
     load_picture,
     order_rows,
     rejected_by,
+    store_route,
     visit_of,
 )
 from services.publisher import Publisher
@@ -81,13 +85,28 @@ def pool_for(order_id: str, engineers: Iterable[Engineer],
             if order_id in e.route else e for e in engineers if e.id not in exclude]
 
 
+def window_missed(order: Visit, now_s: int) -> str | None:
+    """Why nobody can meet the order's appointment window today, when that is so."""
+    if later_day(order):
+        return ("its appointment window starts on a later day (it is dispatched on that day,"
+                " or plan that day)")
+    if order.window_end_s < 0:
+        return "its appointment window ended before today"
+    if order.window_end_s < now_s:
+        return f"its appointment window ended at {fmt_clock(order.window_end_s)} UTC"
+    return None
+
+
 def why_nobody(order: Visit, engineers: Sequence[Engineer], now_s: int,
-               exclude: frozenset[str] = frozenset()) -> str:
+               exclude: frozenset[str] = frozenset(), depots: Sequence[Depot] = ()) -> str:
     """A dispatcher-readable reason why no engineer can take ``order`` now."""
     skilled = [e for e in engineers if order.skills <= e.skills]
     excluded = [e for e in skilled if e.id in exclude]
     skills = ", ".join(sorted(order.skills)) or "no special skills"
     note = f" ({len(excluded)} excluded: rejected it or not accepted in time)" if excluded else ""
+    missed = window_missed(order, now_s)
+    if missed is not None:
+        return missed + note
     skilled = [e for e in skilled if e.id not in exclude]
     if not skilled:
         return f"no engineer has the skills it needs ({skills}){note}"
@@ -98,19 +117,24 @@ def why_nobody(order: Visit, engineers: Sequence[Engineer], now_s: int,
     if not on_shift:
         return f"{len(online)} skilled engineer(s) online but none is on shift now{note}"
     stocked = [e for e in on_shift
-               if all(e.van_stock.get(p, 0) >= q for p, q in order.parts.items())]
+               if all(e.van_stock.get(p, 0) >= q for p, q in order.parts.items())
+               or supplying_depots(e, order, depots)]
     if not stocked:
         return (f"none of the {len(on_shift)} skilled engineer(s) on shift carries the parts "
                 f"{dict(order.parts)} and no depot can supply them{note}")
+    window = ("its time window" if (order.window_start_s, order.window_end_s) == (0, DAY_S)
+              else f"its appointment window ({fmt_clock(order.window_start_s)}-"
+              f"{fmt_clock(order.window_end_s)} UTC)")
     return (f"{len(stocked)} qualified engineer(s) on shift, but none can fit it into their "
-            f"route within its time window and before their shift ends{note}")
+            f"route within {window} and before their shift ends{note}")
 
 
 def manual_warnings(order: Visit, e: Engineer | None, now_s: int) -> list[str]:
     """What a dispatcher should know when assigning ``order`` to ``e`` by hand."""
+    missed = window_missed(order, now_s)
+    out = [] if missed is None else [missed]
     if e is None:
-        return ["engineer has no home base or position: no ETA"]
-    out = []
+        return [*out, "engineer has no home base or position: no ETA"]
     if not e.online:
         out.append("engineer is offline")
     if not e.shift_start_s <= now_s < e.shift_end_s:
@@ -126,10 +150,14 @@ def manual_warnings(order: Visit, e: Engineer | None, now_s: int) -> list[str]:
 
 async def rank_in(picture: Picture, order: Visit, travel: TravelTimes,
                   exclude: frozenset[str] = frozenset()) -> list[Candidate]:
-    """Rank ``order`` against ``picture`` (in a thread: OR-Tools must not block the loop)."""
+    """Rank ``order`` against ``picture`` (in a thread: OR-Tools must not block the loop);
+    nobody when its appointment window cannot be met today."""
+    if window_missed(order, picture.now_s) is not None:
+        return []
     pool = pool_for(order.id, picture.engineers, exclude)
     return await asyncio.to_thread(
-        rank_candidates, order, pool, picture.visits, travel, now_s=picture.now_s)
+        rank_candidates, order, pool, picture.visits, travel, now_s=picture.now_s,
+        depots=picture.depots)
 
 
 async def rank_for_order(
@@ -161,10 +189,13 @@ async def assign_if_unchanged(
     details: dict[str, Any] | None = None,
     event_key: str | None = None,
     preempts: str | None = None,
+    route: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Assign the order to ``engineer_id`` unless its status or engineer changed since
     ``snapshot`` was read (raises :class:`Changed`). With ``preempts``, that order (a P4
-    on the same engineer's route, not yet en route) first goes back to ``new``."""
+    on the same engineer's route, not yet en route) first goes back to ``new``. With
+    ``route`` (the engineer's new sequence), that becomes their stored route order;
+    without, the order goes to the end of their route."""
     oid = str(snapshot["id"])
     async with conn.transaction():
         now = await get_order(conn, oid, lock=True)
@@ -184,6 +215,8 @@ async def assign_if_unchanged(
             engineer_id=engineer_id, ts_ms=now_ms, event_key=event_key, reason=reason,
             details={"previous_engineer": snapshot["engineer_id"], **(details or {}),
                      **({"preempted": preempts} if preempts else {})})
+        if route:
+            row["route_seq"] = (await store_route(conn, engineer_id, route)).get(oid)
     if preempts is not None:
         await publisher.to_engineer(engineer_id, Withdrawn(
             work_order_id=preempts, reason=f"pre-empted by {snapshot['priority']} order {oid}"))
@@ -197,7 +230,9 @@ async def assign_candidate(
     return await assign_if_unchanged(
         row, best.engineer_id, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
         reason=f"{why}: " + "; ".join(best.reasons), event_key=event_key,
-        details={"score": round(best.score, 1), "eta_s": best.eta_s}, preempts=best.preempts)
+        details={"score": round(best.score, 1), "eta_s": best.eta_s,
+                 **({"depot_id": best.depot_id} if best.depot_id else {})},
+        preempts=best.preempts, route=best.route)
 
 
 async def assign_best(
@@ -227,7 +262,7 @@ async def assign_best(
     if not candidates:
         raise NoEngineer(f"no engineer can take work order {work_order_id} now: "
                          + why_nobody(visit, pool_for(visit.id, picture.engineers),
-                                      picture.now_s, skip))
+                                      picture.now_s, skip, picture.depots))
     best = candidates[0]
     updated = await assign_candidate(order, best, conn=conn, publisher=publisher,
                                       now_ms=now_ms, actor=actor, why=why, event_key=event_key)
@@ -354,6 +389,6 @@ async def candidates_for(work_order_id: str, *, conn: AsyncConnection[Any], now_
     visit = visit_of(row, picture.day_start_ms)
     ranked = await rank_in(picture, visit, travel or TravelModel())
     note = None if ranked else why_nobody(visit, pool_for(visit.id, picture.engineers),
-                                          picture.now_s)
+                                          picture.now_s, depots=picture.depots)
     return CandidatesView(ranked, await rejected_by(conn, work_order_id), note,
                           picture.day_start_ms)

@@ -1,26 +1,41 @@
 """The live dispatch picture, loaded from PostgreSQL as ``dispatch.types``.
 
-Engineers (skills, shift, home base, last position, van stock, online) with the open
-orders they hold as their route: frozen (en_route/on_site...) stops first, then in the
-order they were assigned. Work-order rows become :class:`dispatch.types.Visit` with times
-in seconds of the planning day (UTC).
+Engineers (skills, shift, lunch break, home base, last position, van stock, online) with
+the open orders they hold as their route: frozen (en_route/on_site...) stops first, then
+in the stored route order (``route_seq``, written when dispatch assigns an order), then in
+the order they were assigned. Depots with their stock. Work-order rows become
+:class:`dispatch.types.Visit` with times in seconds of the planning day (UTC).
+
+Appointment windows are clamped to the planning day (an unset end is the whole day, as
+before windows existed). A window that misses the day comes back *empty*
+(``window_start_s > window_end_s``), so nobody can meet it that day: a window that has
+passed, or one on a later day (:func:`later_day`). An open order held for a later day is
+not part of that engineer's route today (it would count tomorrow's appointment as today's
+work); it is on their route on its own day, and a plan for that day sees it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from dispatch.types import FROZEN_STATUSES, Engineer, Visit
+from dispatch.types import DAY_S, FROZEN_STATUSES, Depot, Engineer, LunchBreak, Visit
 from models.workorder import Priority, Status
 
 DAY_MS = 86_400_000
 ROUTE_STATUSES = (Status.ASSIGNED, Status.ACCEPTED, *FROZEN_STATUSES)
+_FROZEN = "{" + ",".join(sorted(s.value for s in FROZEN_STATUSES)) + "}"
+# An engineer's route order (work_orders as ``o``): frozen stops first, then the stored
+# sequence, then as assigned.
+ROUTE_ORDER = (f"o.status = ANY('{_FROZEN}') DESC, o.route_seq NULLS LAST,"
+               " o.assigned_at NULLS LAST, o.id")
+_ROUTE_SQL = ("SELECT o.id FROM work_orders o WHERE o.engineer_id = %s"  # noqa: S608 - fixed
+              f" AND o.status = ANY(%s) ORDER BY {ROUTE_ORDER}")
 
 
 def _secs(t: time) -> int:
@@ -31,14 +46,45 @@ def _day_s(ts: Any, day_start_ms: int) -> int | None:
     return None if ts is None else int(ts.timestamp() * 1000 - day_start_ms) // 1000
 
 
+def window_of(start: datetime | None, end: datetime | None,
+              day_start_ms: int) -> tuple[int, int]:
+    """An appointment window as seconds of the planning day, rounded inwards and clamped
+    to the day (unset ends: the whole day). Empty (start > end) when it misses the day."""
+    lo = None if start is None else -((day_start_ms - round(start.timestamp() * 1000)) // 1000)
+    hi = _day_s(end, day_start_ms)
+    return max(0, lo or 0), DAY_S if hi is None else min(DAY_S, hi)
+
+
+def later_day(v: Visit) -> bool:
+    """The visit's appointment window starts after its planning day."""
+    return v.window_start_s >= DAY_S
+
+
+def lunch_of(earliest: time | None, latest: time | None, minutes: int | None,
+             shift: tuple[int, int]) -> LunchBreak | None:
+    """The lunch break in seconds of the day of a ``shift`` (start, end seconds): after
+    midnight on a night shift; a latest before the earliest runs across midnight."""
+    if earliest is None or latest is None or minutes is None:
+        return None
+    lo, hi = _secs(earliest), _secs(latest)
+    if shift[1] > DAY_S and lo < shift[0]:  # a night shift's lunch after midnight
+        lo, hi = lo + DAY_S, hi + DAY_S
+    if hi < lo:
+        hi += DAY_S
+    return LunchBreak(lo, hi, minutes * 60)
+
+
 def visit_of(row: Mapping[str, Any], day_start_ms: int) -> Visit:
     """A work-order row (``_ORDER_SQL``) as a dispatch visit."""
+    window = window_of(row.get("window_start"), row.get("window_end"), day_start_ms)
     return Visit(
         id=row["id"],
         lat=row["lat"],
         lon=row["lon"],
         skills=frozenset(row["required_skills"] or ()),
         parts={k: int(v) for k, v in (row["required_parts"] or {}).items()},
+        window_start_s=window[0],
+        window_end_s=window[1],
         service_s=int(row["service_minutes"] or 45) * 60,
         priority=Priority(row["priority"]),
         sla_due_s=_day_s(row["sla_due"], day_start_ms),
@@ -50,7 +96,8 @@ def visit_of(row: Mapping[str, Any], day_start_ms: int) -> Visit:
 
 _ORDER_SQL = """
     SELECT o.id, o.status, o.priority, o.required_skills, o.required_parts, o.sla_due,
-           o.engineer_id, o.created_at, o.updated_at, o.title, o.site_id, s.lat, s.lon,
+           o.window_start, o.window_end, o.route_seq, o.engineer_id, o.created_at,
+           o.updated_at, o.title, o.site_id, s.lat, s.lon,
            coalesce(m.service_minutes, 45) AS service_minutes
     FROM work_orders o JOIN sites s ON s.id = o.site_id
     LEFT JOIN assets a ON a.id = o.asset_id LEFT JOIN asset_models m ON m.id = a.model_id
@@ -74,8 +121,8 @@ async def order_rows(conn: AsyncConnection[Any], ids: Sequence[str]) -> dict[str
 async def load_engineers(
     conn: AsyncConnection[Any], day_start_ms: int, *, only: Sequence[str] | None = None
 ) -> tuple[list[Engineer], dict[str, Visit]]:
-    """Engineers with a known place (home or last fix) and the orders on their routes:
-    frozen stops first, then in the order they were assigned."""
+    """Engineers with a known place (home or last fix) and the orders on their routes
+    (``ROUTE_ORDER``; orders held for a later day are in the visits, not the routes)."""
     where, params = ("WHERE e.id = ANY(%s)", [list(only)]) if only is not None else ("", [])
     rows = await fetch_rows(
         conn,
@@ -91,13 +138,15 @@ async def load_engineers(
         conn,
         _ORDER_SQL + " WHERE o.engineer_id IS NOT NULL AND o.status = ANY(%s)"
         + (" AND o.engineer_id = ANY(%s)" if only is not None else "")
-        + " ORDER BY o.engineer_id, o.assigned_at NULLS LAST, o.id",
+        + f" ORDER BY o.engineer_id, {ROUTE_ORDER}",
         [[s.value for s in ROUTE_STATUSES], *params],
     )
     visits = {r["id"]: visit_of(r, day_start_ms) for r in open_rows}
     routes: dict[str, list[str]] = {}
     for r in open_rows:
-        routes.setdefault(r["engineer_id"], []).append(r["id"])
+        v = visits[r["id"]]
+        if v.frozen or not later_day(v):
+            routes.setdefault(r["engineer_id"], []).append(r["id"])
     engineers = []
     for r in rows:
         home = (r["home_lat"], r["home_lon"]) if r["home_lat"] is not None else None
@@ -105,18 +154,19 @@ async def load_engineers(
         if home is None and pos is None:
             continue
         start, end = _secs(r["shift_start"]), _secs(r["shift_end"])
-        # Frozen stops go first, in the order they were taken on.
-        route = sorted(routes.get(r["id"], []), key=lambda i: not visits[i].frozen)
+        shift = (start, end if end > start else end + DAY_S)
         engineers.append(
             Engineer(
                 id=r["id"],
                 skills=frozenset(r["skills"] or ()),
-                shift_start_s=start,
-                shift_end_s=end if end > start else end + 86_400,
+                shift_start_s=shift[0],
+                shift_end_s=shift[1],
                 home=home or pos,  # type: ignore[arg-type]
                 position=pos,
                 van_stock={k: int(v) for k, v in r["stock"].items()},
-                route=tuple(route),
+                lunch=lunch_of(r["lunch_earliest"], r["lunch_latest"], r["lunch_minutes"],
+                               shift),
+                route=tuple(routes.get(r["id"], ())),
                 online=r["status"] == "online",
             )
         )
@@ -130,6 +180,7 @@ class Picture:
     now_ms: int
     engineers: tuple[Engineer, ...]
     visits: Mapping[str, Visit]
+    depots: tuple[Depot, ...] = ()
 
     @property
     def day_start_ms(self) -> int:
@@ -140,9 +191,56 @@ class Picture:
         return (self.now_ms - self.day_start_ms) // 1000
 
 
+async def load_depots(conn: AsyncConnection[Any]) -> tuple[Depot, ...]:
+    """Every depot with the parts it has in stock."""
+    rows = await fetch_rows(
+        conn,
+        "SELECT d.id, d.lat, d.lon, coalesce((SELECT jsonb_object_agg(s.part_id, s.qty)"
+        " FROM depot_stock s WHERE s.depot_id = d.id AND s.qty > 0), '{}') AS stock"
+        " FROM depots d ORDER BY d.id",
+    )
+    return tuple(Depot(r["id"], r["lat"], r["lon"], {k: int(v) for k, v in r["stock"].items()})
+                 for r in rows)
+
+
 async def load_picture(conn: AsyncConnection[Any], now_ms: int) -> Picture:
     engineers, visits = await load_engineers(conn, now_ms - now_ms % DAY_MS)
-    return Picture(now_ms, tuple(engineers), visits)
+    return Picture(now_ms, tuple(engineers), visits, await load_depots(conn))
+
+
+# --- the stored route order ---------------------------------------------------------
+
+
+async def route_ids(conn: AsyncConnection[Any], engineer_id: str) -> list[str]:
+    """The ids of ``engineer_id``'s open orders in route order (sites or not)."""
+    rows = await fetch_rows(conn, _ROUTE_SQL, (engineer_id, [s.value for s in ROUTE_STATUSES]))
+    return [r["id"] for r in rows]
+
+
+def sequenced(current: Sequence[str], ids: Sequence[str], *, first: bool) -> list[str]:
+    """``current`` (an engineer's open orders in route order) with those of ``ids`` that
+    are in it moved, in the order given, to the front (``first``) or to the end."""
+    on = set(current)
+    given = [i for i in dict.fromkeys(ids) if i in on]
+    moved = set(given)
+    rest = [i for i in current if i not in moved]
+    return given + rest if first else rest + given
+
+
+async def store_route(conn: AsyncConnection[Any], engineer_id: str, ids: Sequence[str], *,
+                      first: bool = True) -> dict[str, int]:
+    """Write ``route_seq`` (1, 2, ...) for every open order of ``engineer_id``: ``ids``
+    (e.g. a dispatch candidate's route, or one order appended by hand) first or last,
+    the others keeping their order. Ids that are not on the route are ignored. Returns
+    the sequence number of each order on the route."""
+    route = sequenced(await route_ids(conn, engineer_id), ids, first=first)
+    await conn.execute(
+        "UPDATE work_orders o SET route_seq = r.seq"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS r(id, seq)"
+        " WHERE o.id = r.id AND o.route_seq IS DISTINCT FROM r.seq",
+        (route,),
+    )
+    return {oid: k for k, oid in enumerate(route, 1)}
 
 
 async def rejected_by_many(

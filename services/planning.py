@@ -6,8 +6,9 @@ A plan for *today* starts from now: online engineers from their live position, w
 orders they already hold pinned to them (en_route/on_site ones frozen at the head of the
 route). A plan for a later day starts every engineer at home at shift start with an
 empty route. A plan changes nothing unless applied: then each planned order is assigned
-in route order through ``transition_order`` (so ``assigned_at`` keeps the route order),
-unless it changed meanwhile.
+in route order through ``transition_order``, unless it changed meanwhile, and each
+engineer's route order (``route_seq``) becomes the plan's: for today the whole route,
+for a later day after the orders they already hold.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from models.workorder import DomainError, Status
 from services.dispatching import Changed, assign_if_unchanged
 from services.picture import (
     DAY_MS,
-    ROUTE_STATUSES,
     fetch_rows,
     load_engineers,
     order_rows,
     rejected_by_many,
+    route_ids,
+    store_route,
     visit_of,
 )
 from services.publisher import Publisher
@@ -177,6 +179,7 @@ async def _apply(result: PlanResult, rows: Mapping[str, Mapping[str, Any]], *,
                  conn: AsyncConnection[Any], publisher: Publisher, now_ms: int,
                  actor: str) -> None:
     rejecters = await rejected_by_many(conn, list(rows))
+    today = result.day == datetime.fromtimestamp(now_ms / 1000, UTC).date()
     for eid in sorted(result.plan.routes):
         stops = result.plan.routes[eid].stops
         for k, stop in enumerate(stops, 1):
@@ -197,10 +200,15 @@ async def _apply(result: PlanResult, rows: Mapping[str, Mapping[str, Any]], *,
                 result.apply_errors[stop.visit_id] = str(exc)
             else:
                 result.assigned[stop.visit_id] = eid
+        if stops:  # today: the plan is the whole route; a later day: after what they hold
+            await store_route(conn, eid, [s.visit_id for s in stops], first=today)
 
 
 @dataclass(frozen=True)
 class EngineerRoute:
+    """``orders`` in route order; ``stops`` times the first of them (today's route), the
+    rest (orders held for a later day) are untimed."""
+
     engineer_id: str
     now_ms: int
     online: bool
@@ -217,7 +225,8 @@ class EngineerRoute:
 
 async def engineer_route(conn: AsyncConnection[Any], engineer_id: str, *, now_ms: int,
                          travel: TravelTimes | None = None) -> EngineerRoute:
-    """The engineer's open orders in route order, timed from their position now."""
+    """The engineer's open orders in route order, today's timed from their position now
+    (orders held for a later day follow, untimed)."""
     found = await fetch_rows(conn, "SELECT id, status FROM engineers WHERE id = %s",
                              (engineer_id,))
     if not found:
@@ -225,16 +234,15 @@ async def engineer_route(conn: AsyncConnection[Any], engineer_id: str, *, now_ms
     day_start = now_ms - now_ms % DAY_MS
     engineers, visits = await load_engineers(conn, day_start, only=[engineer_id])
     if not engineers:  # no home base and no fix yet: the orders, without times
-        held = await fetch_rows(conn, "SELECT id FROM work_orders WHERE engineer_id = %s AND"
-                           " status = ANY(%s) ORDER BY assigned_at NULLS LAST, id",
-                           (engineer_id, [s.value for s in ROUTE_STATUSES]))
-        rows = await order_rows(conn, [r["id"] for r in held])
+        held = await route_ids(conn, engineer_id)
+        rows = await order_rows(conn, held)
         return EngineerRoute(engineer_id, now_ms, found[0]["status"] == "online", None, None,
-                             [rows[r["id"]] for r in held if r["id"] in rows], None, None)
+                             [rows[i] for i in held if i in rows], None, None)
     e = engineers[0]
     stops = [visits[i] for i in e.route]
     timed, home_s = timed_route(e, stops, (now_ms - day_start) // 1000, travel or TravelModel())
-    rows = await order_rows(conn, list(e.route))
+    ids = [*e.route, *(i for i in visits if i not in e.route)]
+    rows = await order_rows(conn, ids)
     return EngineerRoute(engineer_id, now_ms, e.online, e.position or e.home,
-                         "position" if e.position else "home", [rows[i] for i in e.route],
+                         "position" if e.position else "home", [rows[i] for i in ids],
                          timed, home_s)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from models.messages import WorkOrderEvent
 from models.timeutil import now_ms, to_datetime
 from models.workorder import DomainError, Priority, Status, transition
+from services.picture import store_route
 from services.publisher import Publisher
 
 TOPIC = "events.workorders"
@@ -72,6 +73,8 @@ class NewOrder:
     fault_type: str | None = None
     alert_id: int | None = None
     sla_due_ms: int | None = None
+    window_start: datetime | None = None  # the appointment window (service start)
+    window_end: datetime | None = None
     idempotency_key: str | None = None
 
 
@@ -147,8 +150,10 @@ async def create_order(
             """
             INSERT INTO work_orders (id, order_type, status, priority, title, description,
                 customer_id, site_id, asset_id, required_skills, required_parts, fault_type,
-                alert_id, sla_due, idempotency_key, created_at, updated_at)
-            VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                alert_id, sla_due, window_start, window_end, idempotency_key, created_at,
+                updated_at)
+            VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    %s, %s)
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING *
             """,
@@ -166,6 +171,8 @@ async def create_order(
                 order.fault_type,
                 order.alert_id,
                 to_datetime(order.sla_due_ms) if order.sla_due_ms else None,
+                order.window_start,
+                order.window_end,
                 order.idempotency_key,
                 ts,
                 ts,
@@ -266,6 +273,7 @@ async def transition_order(
             params.append(engineer)
         if target == Status.REJECTED:
             sets.append("engineer_id = NULL")
+            sets.append("route_seq = NULL")
         stamp = _STAMP.get(target)
         if stamp:
             sets.append(f"{stamp} = %s")
@@ -279,6 +287,10 @@ async def transition_order(
             (*params, work_order_id),
         )
         assert row is not None
+        if target == Status.ASSIGNED and engineer and (
+                order["engineer_id"] != engineer or order["route_seq"] is None):
+            seqs = await store_route(conn, engineer, [work_order_id], first=False)  # last
+            row["route_seq"] = seqs.get(work_order_id)
         await conn.execute(
             "INSERT INTO work_order_events (work_order_id, from_status, to_status, ts, actor,"
             " reason,"

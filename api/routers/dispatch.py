@@ -235,13 +235,14 @@ class EngineerRouteOut(BaseModel):
 @router.get("/api/v1/engineers/{engineer_id}/route", response_model=EngineerRouteOut,
             tags=["engineers"], responses=ERRORS)
 async def route(engineer_id: str, conn: ConnDep, p: StaffOrEngineer) -> dict[str, Any]:
-    """The engineer's open orders in route order (frozen ones first, then as assigned)
-    with ETAs from where they are now. An engineer may read only their own route."""
+    """The engineer's open orders in route order (frozen ones first, then the order
+    dispatch chose, then as assigned) with ETAs from where they are now; orders booked for
+    a later day come last, without times. An engineer may read only their own route."""
     ensure_engineer_access(p, engineer_id)
     r = await engineer_route(conn, engineer_id, now_ms=now_ms())
     stops = []
     for k, o in enumerate(r.orders, 1):
-        t = r.stops[k - 1] if r.stops is not None else None
+        t = r.stops[k - 1] if r.stops is not None and k <= len(r.stops) else None
         stops.append({
             "sequence": k, "work_order_id": o["id"], "title": o["title"], "status": o["status"],
             "priority": o["priority"], "site_id": o["site_id"], "lat": o["lat"], "lon": o["lon"],

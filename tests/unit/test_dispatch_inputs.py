@@ -1,0 +1,125 @@
+"""The live dispatch inputs, pure parts: appointment windows and lunch breaks in seconds of
+the planning day, the stored route order, why nobody fits a window or a part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from dispatch.assign import rank_candidates
+from dispatch.types import DAY_S, Depot, Engineer, LunchBreak, Visit
+from models.geo import offset_m
+from models.travel import TravelModel
+from services.dispatching import manual_warnings, why_nobody, window_missed
+from services.picture import later_day, lunch_of, sequenced, visit_of, window_of
+
+TM = TravelModel()
+H = 3600
+BASE = (51.5, -0.12)
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+DAY_MS = int(DAY.timestamp() * 1000)
+
+
+def at_clock(hours: float, days: int = 0) -> datetime:
+    return DAY + timedelta(days=days, hours=hours)
+
+
+def eng(eid: str, **kw: object) -> Engineer:
+    return Engineer(id=eid, skills=frozenset({"hvac"}), shift_start_s=8 * H,
+                    shift_end_s=17 * H, home=BASE, position=BASE, **kw)  # type: ignore[arg-type]
+
+
+def order(vid: str = "o", **kw: object) -> Visit:
+    where = offset_m(*BASE, 2000, 0)
+    return Visit(id=vid, lat=where[0], lon=where[1], skills=frozenset({"hvac"}),
+                 **kw)  # type: ignore[arg-type]
+
+
+def test_window_of_in_seconds_of_the_day_clamped_to_it() -> None:
+    assert window_of(None, None, DAY_MS) == (0, DAY_S)  # no window: the whole day
+    assert window_of(at_clock(10), at_clock(12), DAY_MS) == (10 * H, 12 * H)
+    assert window_of(at_clock(10), None, DAY_MS) == (10 * H, DAY_S)
+    assert window_of(None, at_clock(12), DAY_MS) == (0, 12 * H)
+    assert window_of(at_clock(-2), at_clock(30), DAY_MS) == (0, DAY_S)  # spans the day
+    half = timedelta(milliseconds=500)  # rounded inwards: never before, never after
+    assert window_of(at_clock(10) + half, at_clock(12) + half, DAY_MS) == (10 * H + 1, 12 * H)
+
+
+def test_a_window_on_another_day_is_empty_and_a_later_one_says_so() -> None:
+    past = window_of(at_clock(9, days=-1), at_clock(11, days=-1), DAY_MS)
+    later = window_of(at_clock(9, days=1), at_clock(11, days=1), DAY_MS)
+    for lo, hi in (past, later):
+        assert lo > hi  # nobody can meet it on this day
+    assert not later_day(order(window_start_s=past[0], window_end_s=past[1]))
+    assert later_day(order(window_start_s=later[0], window_end_s=later[1]))
+    assert not later_day(order())
+
+
+def test_visit_of_a_row_with_a_window() -> None:
+    row = {"id": "WO-1", "lat": 51.5, "lon": -0.1, "required_skills": [],
+           "required_parts": {}, "service_minutes": 30, "priority": "P2", "sla_due": None,
+           "status": "new", "engineer_id": None, "window_start": at_clock(13),
+           "window_end": at_clock(15, days=0)}
+    v = visit_of(row, DAY_MS)
+    assert (v.window_start_s, v.window_end_s) == (13 * H, 15 * H)
+    tomorrow = visit_of(row, DAY_MS + 86_400_000)  # the same order in tomorrow's plan
+    assert tomorrow.window_start_s > tomorrow.window_end_s
+
+
+def test_lunch_of_a_day_shift_a_night_shift_and_across_midnight() -> None:
+    day_shift = (8 * H, 17 * H)
+    assert lunch_of(None, None, None, day_shift) is None
+    assert lunch_of(time(12), time(13, 30), 30, day_shift) == LunchBreak(12 * H, 13 * H + 1800,
+                                                                         1800)
+    night = (22 * H, 6 * H + DAY_S)  # 22:00-06:00
+    assert lunch_of(time(1), time(2), 45, night) == LunchBreak(DAY_S + H, DAY_S + 2 * H, 2700)
+    assert lunch_of(time(23, 30), time(0, 30), 30, night) == LunchBreak(
+        23 * H + 1800, DAY_S + 1800, 1800)
+
+
+def test_sequenced_moves_the_given_orders_first_or_last() -> None:
+    current = ["a", "b", "c", "d"]
+    assert sequenced(current, ["c", "x", "a"], first=True) == ["c", "a", "b", "d"]
+    assert sequenced(current, ["b"], first=False) == ["a", "c", "d", "b"]
+    assert sequenced(current, ["b", "b"], first=False) == ["a", "c", "d", "b"]
+    assert sequenced(current, [], first=True) == current
+    assert sequenced([], ["a"], first=True) == []
+
+
+def test_window_missed_names_a_passed_or_later_window() -> None:
+    now = 14 * H
+    assert window_missed(order(), now) is None
+    assert window_missed(order(window_start_s=15 * H, window_end_s=16 * H), now) is None
+    assert window_missed(order(window_start_s=12 * H, window_end_s=13 * H),
+                         now) == "its appointment window ended at 13:00 UTC"
+    assert window_missed(order(window_start_s=0, window_end_s=-H), now) == (
+        "its appointment window ended before today")
+    assert "later day" in str(window_missed(order(window_start_s=DAY_S + H,
+                                                  window_end_s=DAY_S), now))
+    ended = order(window_start_s=12 * H, window_end_s=13 * H)
+    assert manual_warnings(ended, eng("a"), now) == ["its appointment window ended at 13:00 UTC"]
+    assert manual_warnings(ended, None, now)[0] == "its appointment window ended at 13:00 UTC"
+
+
+def test_why_nobody_explains_windows_and_counts_depot_supply() -> None:
+    now = 9 * H
+    ended = order(window_start_s=7 * H, window_end_s=8 * H)
+    assert why_nobody(ended, [eng("a")], now).startswith("its appointment window ended")
+    assert "1 excluded" in why_nobody(ended, [eng("a")], now, frozenset({"a"}))
+    tight = order(window_start_s=9 * H, window_end_s=9 * H + 60)
+    assert "its appointment window (09:00-09:01 UTC)" in why_nobody(tight, [eng("a")], now)
+    assert "within its time window" in why_nobody(order(), [eng("a")], now)
+    needs = order(parts={"pump": 2})
+    assert "no depot can supply them" in why_nobody(needs, [eng("a")], now)
+    depot = Depot("D1", *offset_m(*BASE, 500, 0), stock={"pump": 1})
+    van = eng("a", van_stock={"pump": 1})
+    assert "no depot can supply them" not in why_nobody(needs, [van], now, depots=[depot])
+    assert "no depot can supply them" in why_nobody(needs, [eng("a")], now, depots=[depot])
+
+
+def test_an_order_with_a_window_is_served_inside_it() -> None:
+    now = 9 * H
+    later = order(window_start_s=11 * H, window_end_s=12 * H)
+    (best,) = rank_candidates(later, [eng("a")], {}, TM, now_s=now)
+    assert 11 * H <= best.eta_s <= 12 * H
+    lunch = eng("a", lunch=LunchBreak(9 * H, 9 * H, 3 * H))  # a break until 12:00, now
+    assert rank_candidates(later, [lunch], {}, TM, now_s=now) == []
