@@ -1,17 +1,18 @@
-"""Engineers: skills, shift, home base, status, van stock and live position."""
+"""Engineers: skills, shift, lunch break, home base, status, van stock and live position."""
 
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CurrentPrincipal, Staff, StaffOrEngineer, ensure_engineer_access
-from api.deps import ConnDep, audit, fetch_all, fetch_one
+from api.deps import ConnDep, audit, fetch_one
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Lat, Lon, Name, Skill
+from api.stock import StockIn, StockLine, set_stock, stock_lines
 
 router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
 
@@ -28,7 +29,31 @@ _SELECT = """
 """
 
 
-class EngineerIn(Body):
+LUNCH = ("lunch_earliest", "lunch_latest", "lunch_minutes")
+LUNCH_TOGETHER = "give lunch_earliest, lunch_latest and lunch_minutes together, or none of them"
+LunchMinutes = Annotated[int, Field(ge=1, le=240)]
+
+
+class LunchFields(Body):
+    """A lunch break of ``lunch_minutes`` starting anywhere between ``lunch_earliest`` and
+    ``lunch_latest`` (UTC times of the shift's day): all three, or none."""
+
+    lunch_earliest: time | None = None
+    lunch_latest: time | None = None
+    lunch_minutes: LunchMinutes | None = None
+
+    @property
+    def lunch(self) -> tuple[time | None, time | None, int | None]:
+        return self.lunch_earliest, self.lunch_latest, self.lunch_minutes
+
+    @model_validator(mode="after")
+    def _lunch_together(self) -> LunchFields:
+        if len({v is None for v in self.lunch}) > 1:
+            raise ValueError(LUNCH_TOGETHER)
+        return self
+
+
+class EngineerIn(LunchFields):
     id: Ident
     name: Name
     skills: list[Skill] = Field(default_factory=list, max_length=30)
@@ -38,7 +63,10 @@ class EngineerIn(Body):
     home_lon: Lon | None = None
 
 
-class EngineerPatch(Body):
+class EngineerPatch(LunchFields):
+    """Fields left out (or null) stay as they are; the lunch break is set by sending all
+    three lunch fields, and removed by sending all three as null."""
+
     name: Name | None = None
     skills: list[Skill] | None = Field(default=None, max_length=30)
     shift_start: time | None = None
@@ -46,6 +74,16 @@ class EngineerPatch(Body):
     home_lat: Lat | None = None
     home_lon: Lon | None = None
     status: Literal["online", "offline"] | None = None
+
+    @model_validator(mode="after")
+    def _lunch_sent_together(self) -> EngineerPatch:
+        if len({f in self.model_fields_set for f in LUNCH}) > 1:
+            raise ValueError(LUNCH_TOGETHER)
+        return self
+
+    @property
+    def lunch_sent(self) -> bool:
+        return LUNCH[0] in self.model_fields_set
 
 
 class EngineerOut(BaseModel):
@@ -56,22 +94,13 @@ class EngineerOut(BaseModel):
     shift_end: time
     home_lat: float | None
     home_lon: float | None
+    lunch_earliest: time | None
+    lunch_latest: time | None
+    lunch_minutes: int | None
     status: str
     activity: str
     last_seen: datetime | None
     created_at: datetime
-
-
-class StockLine(BaseModel):
-    part_id: str
-    name: str
-    qty: int
-    low_stock_threshold: int
-    low: bool
-
-
-class StockIn(Body):
-    qty: int = Field(ge=0, le=1_000_000)
 
 
 class PositionOut(BaseModel):
@@ -108,8 +137,9 @@ async def list_engineers(  # noqa: PLR0917
 async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
     async with conn.transaction():
         await conn.execute(
-            "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon,"
+            " lunch_earliest, lunch_latest, lunch_minutes)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 body.id,
                 body.name,
@@ -118,6 +148,7 @@ async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str
                 body.shift_end,
                 body.home_lat,
                 body.home_lon,
+                *body.lunch,
             ),
         )
         await audit(conn, p, "create", "engineer", body.id, body.model_dump(mode="json"))
@@ -142,12 +173,18 @@ async def update_engineer(
     engineer_id: str, body: EngineerPatch, conn: ConnDep, p: Staff
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True, mode="json")
+    if body.lunch_sent:
+        changes |= body.model_dump(include=set(LUNCH), mode="json")
     async with conn.transaction():
         cur = await conn.execute(
             "UPDATE engineers SET name = coalesce(%s, name), skills = coalesce(%s, skills),"
             " shift_start = coalesce(%s, shift_start), shift_end = coalesce(%s, shift_end),"
             " home_lat = coalesce(%s, home_lat), home_lon = coalesce(%s, home_lon),"
-            " status = coalesce(%s, status) WHERE id = %s",
+            " status = coalesce(%s, status),"
+            " lunch_earliest = CASE WHEN %s THEN %s::time ELSE lunch_earliest END,"
+            " lunch_latest = CASE WHEN %s THEN %s::time ELSE lunch_latest END,"
+            " lunch_minutes = CASE WHEN %s THEN %s::integer ELSE lunch_minutes END"
+            " WHERE id = %s",
             (
                 body.name,
                 body.skills,
@@ -156,6 +193,7 @@ async def update_engineer(
                 body.home_lat,
                 body.home_lon,
                 body.status,
+                *(x for value in body.lunch for x in (body.lunch_sent, value)),
                 engineer_id,
             ),
         )
@@ -171,14 +209,7 @@ async def get_van_stock(
 ) -> list[dict[str, Any]]:
     ensure_engineer_access(p, engineer_id)
     await _engineer(conn, engineer_id)
-    return await fetch_all(
-        conn,
-        "SELECT v.part_id, p.name, v.qty, p.low_stock_threshold,"
-        " v.qty < p.low_stock_threshold AS low"
-        " FROM van_stock v JOIN parts p ON p.id = v.part_id WHERE v.engineer_id = %s"
-        " ORDER BY v.part_id",
-        (engineer_id,),
-    )
+    return await stock_lines(conn, "van_stock", engineer_id)
 
 
 @router.put("/{engineer_id}/van-stock/{part_id}", response_model=list[StockLine])
@@ -186,16 +217,7 @@ async def set_van_stock(
     engineer_id: str, part_id: str, body: StockIn, conn: ConnDep, p: Staff
 ) -> list[dict[str, Any]]:
     """Restock (or count) one part in the engineer's van."""
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO van_stock (engineer_id, part_id, qty) VALUES (%s, %s, %s)"
-            " ON CONFLICT (engineer_id, part_id) DO UPDATE SET qty = EXCLUDED.qty",
-            (engineer_id, part_id, body.qty),
-        )
-        await audit(
-            conn, p, "set_stock", "van_stock", f"{engineer_id}/{part_id}", {"qty": body.qty}
-        )
-    return await get_van_stock(engineer_id, conn, p)
+    return await set_stock(conn, p, "van_stock", engineer_id, part_id, body.qty)
 
 
 @router.get("/{engineer_id}/position", response_model=PositionOut)

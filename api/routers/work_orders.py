@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from api.access import order_for, scope_orders
 from api.auth import Principal, Reader, Requester, StaffOrEngineer
@@ -44,8 +44,18 @@ class WorkOrderIn(Body):
     required_skills: list[Skill] = Field(default_factory=list, max_length=20)
     required_parts: dict[Ident, int] = Field(default_factory=dict, max_length=50)
     sla_due: datetime | None = Field(default=None, description="default: now + the SLA tier")
+    window_start: AwareDatetime | None = Field(
+        default=None, description="appointment window: service starts no earlier than this")
+    window_end: AwareDatetime | None = Field(
+        default=None, description="appointment window: service starts no later than this")
     source: Literal["manual", "customer_request"] = "manual"
     idempotency_key: Text | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> WorkOrderIn:
+        if self.window_start and self.window_end and self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        return self
 
 
 MAX_TS_PAST_MS = 7 * 86_400_000
@@ -91,6 +101,10 @@ class WorkOrderOut(BaseModel):
     alert_id: int | None
     sla_due: datetime | None
     sla_breached: bool
+    window_start: datetime | None
+    window_end: datetime | None
+    route_seq: int | None = Field(description="position in the engineer's route, set when "
+                                  "the order is assigned")
     created_at: datetime
     updated_at: datetime
     assigned_at: datetime | None
@@ -200,6 +214,8 @@ async def create_work_order(
             required_skills=tuple(body.required_skills),
             required_parts=body.required_parts,
             sla_due_ms=int(sla_due.timestamp() * 1000) if sla_due else None,
+            window_start=body.window_start,
+            window_end=body.window_end,
             idempotency_key=body.idempotency_key,
         ),
         conn=conn,

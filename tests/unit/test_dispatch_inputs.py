@@ -1,10 +1,16 @@
 """The live dispatch inputs, pure parts: appointment windows and lunch breaks in seconds of
-the planning day, the stored route order, why nobody fits a window or a part."""
+the planning day, the stored route order, why nobody fits a window or a part, and the
+API's all-or-none / ordering checks on windows and lunch breaks."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
+from pydantic import ValidationError
+
+from api.routers.engineers import EngineerIn, EngineerPatch
+from api.routers.work_orders import WorkOrderIn
 from dispatch.assign import rank_candidates
 from dispatch.types import DAY_S, Depot, Engineer, LunchBreak, Visit
 from models.geo import offset_m
@@ -123,3 +129,37 @@ def test_an_order_with_a_window_is_served_inside_it() -> None:
     assert 11 * H <= best.eta_s <= 12 * H
     lunch = eng("a", lunch=LunchBreak(9 * H, 9 * H, 3 * H))  # a break until 12:00, now
     assert rank_candidates(later, [lunch], {}, TM, now_s=now) == []
+
+
+def test_work_order_window_must_end_after_it_starts() -> None:
+    start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    body = WorkOrderIn(title="x", window_start=start, window_end=start + timedelta(hours=1))
+    assert body.window_end is not None
+    for end in (start, start - timedelta(minutes=1)):
+        with pytest.raises(ValidationError, match="window_end must be after window_start"):
+            WorkOrderIn(title="x", window_start=start, window_end=end)
+    with pytest.raises(ValidationError, match="timezone"):
+        WorkOrderIn.model_validate({"title": "x", "window_start": "2026-03-02T10:00:00"})
+    WorkOrderIn(title="x", window_end=start)  # one end alone is fine
+
+
+def test_lunch_fields_go_together() -> None:
+    full = {"lunch_earliest": "12:00", "lunch_latest": "13:00", "lunch_minutes": 30}
+    assert EngineerIn(id="e1", name="E", **full).lunch == (time(12), time(13), 30)
+    assert EngineerIn(id="e1", name="E").lunch == (None, None, None)
+    for partial in ({"lunch_minutes": 30}, {"lunch_earliest": "12:00", "lunch_latest": "13:00"}):
+        with pytest.raises(ValidationError, match="together"):
+            EngineerIn.model_validate({"id": "e1", "name": "E", **partial})
+        with pytest.raises(ValidationError, match="together"):
+            EngineerPatch.model_validate(partial)
+    with pytest.raises(ValidationError):
+        EngineerIn.model_validate({"id": "e1", "name": "E", **full, "lunch_minutes": 0})
+    assert EngineerPatch.model_validate(full).lunch_sent
+    cleared = EngineerPatch.model_validate(dict.fromkeys(full))
+    assert cleared.lunch_sent and cleared.lunch == (None, None, None)
+    untouched = EngineerPatch.model_validate({"name": "E"})
+    assert not untouched.lunch_sent
+    with pytest.raises(ValidationError, match="together"):
+        EngineerPatch.model_validate({**dict.fromkeys(full), "lunch_minutes": 30})
+    with pytest.raises(ValidationError, match="together"):
+        EngineerPatch.model_validate({"lunch_earliest": None})

@@ -1,0 +1,86 @@
+"""Depots: parts stores an engineer can detour through for parts their van lacks, and the
+stock each holds (auto-dispatch uses both; see docs/dispatch.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path
+from pydantic import BaseModel
+
+from api.auth import Staff, StaffOrEngineer
+from api.deps import ConnDep, audit, fetch_one
+from api.listing import Page, PagingDep, Where, fetch_page
+from api.schemas import Body, Lat, Lon, Name
+from api.stock import StockIn, StockLine, set_stock, stock_lines
+from models.messages import ID_PATTERN
+
+router = APIRouter(prefix="/api/v1/depots", tags=["depots"])
+
+DepotId = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+class DepotIn(Body):
+    name: Name
+    lat: Lat
+    lon: Lon
+
+
+class DepotOut(BaseModel):
+    id: str
+    name: str
+    lat: float
+    lon: float
+
+
+@router.get("", response_model=Page[DepotOut])
+async def list_depots(conn: ConnDep, _p: StaffOrEngineer, page: PagingDep) -> dict[str, Any]:
+    return await fetch_page(conn, "SELECT * FROM depots", Where(), "id", page)
+
+
+async def _depot(conn: ConnDep, depot_id: str) -> dict[str, Any]:
+    row = await fetch_one(conn, "SELECT * FROM depots WHERE id = %s", (depot_id,))
+    if row is None:
+        raise HTTPException(404, f"depot {depot_id!r} not found")
+    return row
+
+
+@router.get("/{depot_id}", response_model=DepotOut)
+async def get_depot(depot_id: str, conn: ConnDep, _p: StaffOrEngineer) -> dict[str, Any]:
+    return await _depot(conn, depot_id)
+
+
+@router.put("/{depot_id}", response_model=DepotOut)
+async def put_depot(depot_id: DepotId, body: DepotIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
+    """Create the depot, or replace its name and position."""
+    async with conn.transaction():
+        before = await fetch_one(conn, "SELECT id FROM depots WHERE id = %s FOR UPDATE",
+                                 (depot_id,))
+        row = await fetch_one(
+            conn,
+            "INSERT INTO depots (id, name, lat, lon) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat,"
+            " lon = EXCLUDED.lon RETURNING *",
+            (depot_id, body.name, body.lat, body.lon),
+        )
+        await audit(conn, p, "update" if before else "create", "depot", depot_id,
+                    body.model_dump(mode="json"))
+    assert row is not None
+    return row
+
+
+@router.get("/{depot_id}/stock", response_model=list[StockLine])
+async def get_depot_stock(
+    depot_id: str, conn: ConnDep, _p: StaffOrEngineer
+) -> list[dict[str, Any]]:
+    await _depot(conn, depot_id)
+    return await stock_lines(conn, "depot_stock", depot_id)
+
+
+@router.put("/{depot_id}/stock/{part_id}", response_model=list[StockLine])
+async def set_depot_stock(
+    depot_id: str, part_id: str, body: StockIn, conn: ConnDep, p: Staff
+) -> list[dict[str, Any]]:
+    """Restock (or count) one part at the depot (an unknown part: 422)."""
+    await _depot(conn, depot_id)
+    return await set_stock(conn, p, "depot_stock", depot_id, part_id, body.qty)

@@ -1,0 +1,54 @@
+"""Parts stock held by an engineer's van or a depot: the same lines, the same upsert."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.auth import Principal
+from api.deps import Conn, audit, fetch_all
+from api.schemas import Body
+
+# Stock table -> the column naming its holder (code, never input).
+Store = Literal["van_stock", "depot_stock"]
+HOLDER: dict[Store, str] = {"van_stock": "engineer_id", "depot_stock": "depot_id"}
+
+
+class StockLine(BaseModel):
+    part_id: str
+    name: str
+    qty: int
+    low_stock_threshold: int
+    low: bool
+
+
+class StockIn(Body):
+    qty: int = Field(ge=0, le=1_000_000)
+
+
+async def stock_lines(conn: Conn, store: Store, holder_id: str) -> list[dict[str, Any]]:
+    """Every part ``holder_id`` holds, with its name and whether it is below threshold."""
+    return await fetch_all(
+        conn,
+        "SELECT s.part_id, p.name, s.qty, p.low_stock_threshold,"  # noqa: S608 - fixed names
+        " s.qty < p.low_stock_threshold AS low"
+        f" FROM {store} s JOIN parts p ON p.id = s.part_id WHERE s.{HOLDER[store]} = %s"
+        " ORDER BY s.part_id",
+        (holder_id,),
+    )
+
+
+async def set_stock(  # noqa: PLR0917
+    conn: Conn, principal: Principal, store: Store, holder_id: str, part_id: str, qty: int
+) -> list[dict[str, Any]]:
+    """Restock (or count) one part; returns the holder's stock lines."""
+    holder = HOLDER[store]
+    async with conn.transaction():
+        await conn.execute(
+            f"INSERT INTO {store} ({holder}, part_id, qty) VALUES (%s, %s, %s)"  # noqa: S608
+            f" ON CONFLICT ({holder}, part_id) DO UPDATE SET qty = EXCLUDED.qty",
+            (holder_id, part_id, qty),
+        )
+        await audit(conn, principal, "set_stock", store, f"{holder_id}/{part_id}", {"qty": qty})
+    return await stock_lines(conn, store, holder_id)
