@@ -268,6 +268,9 @@ def test_plan_tomorrow_dry_run_changes_nothing_and_apply_assigns_in_route_order(
             assert all(o["status"] == "assigned" and o["engineer_id"] == r["engineer_id"]
                        for o in rows)
             assert [o["assigned_at"] for o in rows] == sorted(o["assigned_at"] for o in rows)
+            assert [o["route_seq"] for o in rows] == list(range(1, len(rows) + 1))
+            route = ok(api.get(f"/api/v1/engineers/{r['engineer_id']}/route"))
+            assert [s["work_order_id"] for s in route["stops"]] == stops
             assert "day plan" in events(api, stops[0])[-1]["reason"]
         assert get_order(api, nobody["id"])["status"] == "new"
         audit = ok(api.get("/api/v1/audit", params={"entity_id": tomorrow.isoformat()}))
@@ -358,6 +361,165 @@ def test_engineer_route_in_order_with_etas_and_who_may_read_it(stack: Stack) -> 
         tracking = customer_token(api, o4["id"])
     with stack.api(tracking) as customer:
         assert_error(customer.get(f"/api/v1/engineers/{ghost}/route"), 403)
+
+
+def _today_or_skip(*times: datetime) -> None:
+    if any(t.date() != datetime.now(UTC).date() for t in times):
+        pytest.skip("too close to midnight (UTC) for a window within today")
+
+
+def _window(start: datetime, end: datetime) -> dict[str, str]:
+    return {"window_start": start.isoformat(), "window_end": end.isoformat()}
+
+
+def test_appointment_window_is_met_or_the_reason_says_why_not(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    now = datetime.now(UTC)
+    start, end = now + timedelta(hours=2), now + timedelta(hours=3)
+    _today_or_skip(start, end)
+    with stack.api() as api:
+        set_online(api, eng)
+        order = make_order(api, w, required_skills=[skill], **_window(start, end))
+        assert datetime.fromisoformat(order["window_start"]) == start
+        assert datetime.fromisoformat(order["window_end"]) == end
+        got = ok(assign(api, order["id"]))  # or the retry round was first: re-dispatched
+        assert got["engineer_id"] == eng
+        assert start <= datetime.fromisoformat(got["eta"]) <= end
+        stop = ok(api.get(f"/api/v1/engineers/{eng}/route"))["stops"][0]
+        assert stop["work_order_id"] == order["id"]
+        assert start <= datetime.fromisoformat(stop["eta"]) <= end and not stop["late"]
+        # A window already over, and one on a later day: nobody, and the reason says why.
+        ended = make_order(api, w, required_skills=[skill],
+                           **_window(now - timedelta(hours=2), now - timedelta(hours=1)))
+        err = assert_error(assign(api, ended["id"]), 409)
+        assert f"no engineer can take work order {ended['id']}" in err["message"]
+        assert "its appointment window ended" in err["message"]
+        note = ok(api.get(f"/api/v1/work-orders/{ended['id']}/candidates"))["note"]
+        assert "appointment window ended" in note
+        later = make_order(api, w, required_skills=[skill],
+                           **_window(now + timedelta(days=2), now + timedelta(days=2, hours=1)))
+        err = assert_error(assign(api, later["id"]), 409)
+        assert "its appointment window starts on a later day" in err["message"]
+        assert get_order(api, ended["id"])["status"] == "new"
+
+
+def test_a_missing_part_is_collected_at_a_depot_that_stocks_it(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    part, depot = uid("part"), uid("depot")
+    with stack.api() as api:
+        ok(api.post("/api/v1/parts", json={"id": part, "name": "Rare valve"}), 201)
+        set_online(api, eng)
+        order = make_order(api, w, required_skills=[skill], required_parts={part: 1})
+        err = assert_error(assign(api, order["id"]), 409)  # no van carries it, no depot
+        assert "carries the parts" in err["message"]
+        assert "no depot can supply them" in err["message"]
+        ok(api.put(f"/api/v1/depots/{depot}",
+                   json={"name": "North store", "lat": w.lat + 0.005, "lon": w.lon}))
+        ok(api.put(f"/api/v1/depots/{depot}/stock/{part}", json={"qty": 0}))
+        err = assert_error(assign(api, order["id"]), 409)  # a depot, but out of stock
+        assert "no depot can supply them" in err["message"]
+        stock = ok(api.put(f"/api/v1/depots/{depot}/stock/{part}", json={"qty": 2}))
+        assert [(s["part_id"], s["qty"]) for s in stock] == [(part, 2)]
+        ranked = ok(api.get(f"/api/v1/work-orders/{order['id']}/candidates"))["candidates"]
+        assert [(c["engineer_id"], c["depot_id"]) for c in ranked] == [(eng, depot)]
+        got = ok(assign(api, order["id"]))
+        assert got["engineer_id"] == eng
+        assert f"collects parts at {depot} first" in got["reasons"]
+        assigned = [e for e in events(api, order["id"]) if e["to_status"] == "assigned"]
+        assert assigned[-1]["details"]["depot_id"] == depot
+
+
+def test_route_follows_the_order_dispatch_chose(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    now = datetime.now(UTC)
+    _today_or_skip(now + timedelta(hours=2))
+    with stack.api() as api:
+        held = make_order(api, w, required_skills=[skill], priority="P3")
+        ok(assign(api, held["id"], {"engineer_id": eng}))  # offline: by hand, no race
+        assert get_order(api, held["id"])["route_seq"] == 1
+        set_online(api, eng)
+        # Due within 30 minutes: it must go before the 45-minute job already held.
+        urgent = make_order(api, w, required_skills=[skill], priority="P2",
+                            **_window(now, now + timedelta(minutes=30)))
+        got = ok(assign(api, urgent["id"]))
+        assert got["engineer_id"] == eng and got["work_order"]["route_seq"] == 1
+        assert get_order(api, held["id"])["route_seq"] == 2
+        ok(api.patch(f"/api/v1/engineers/{eng}", json={"status": "offline"}))  # no more races
+        extra = make_order(api, w, required_skills=[skill], priority="P4")
+        by_hand = ok(assign(api, extra["id"], {"engineer_id": eng}))
+        assert by_hand["work_order"]["route_seq"] == 3  # by hand: at the end
+        later = make_order(api, w, required_skills=[skill], **_window(
+            now + timedelta(days=2), now + timedelta(days=2, hours=1)))
+        ok(assign(api, later["id"], {"engineer_id": eng}))
+        route = ok(api.get(f"/api/v1/engineers/{eng}/route"))
+    stops = route["stops"]
+    assert [s["work_order_id"] for s in stops] == [urgent["id"], held["id"], extra["id"],
+                                                   later["id"]]
+    assert [s["sequence"] for s in stops] == [1, 2, 3, 4]
+    assert datetime.fromisoformat(stops[0]["eta"]) <= now + timedelta(minutes=30)
+    assert all(s["eta"] is not None for s in stops[:3])
+    assert stops[3]["eta"] is None and stops[3]["arrival"] is None  # booked for a later day
+
+
+def test_windows_lunch_breaks_and_depots_are_validated(stack: Stack) -> None:
+    w, _ = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    start = datetime.now(UTC) + timedelta(hours=1)
+    body = {"title": "Chiller", "site_id": w.site}
+    with stack.api() as api:
+        for end in (start, start - timedelta(minutes=5)):
+            err = assert_error(api.post("/api/v1/work-orders",
+                                        json={**body, **_window(start, end)}), 422)
+            assert "window_end must be after window_start" in err["details"][0]["msg"]
+        assert_error(api.post("/api/v1/work-orders", json={
+            **body, "window_start": "2026-01-01T10:00:00"}), 422)  # no timezone
+        lunch = {"lunch_earliest": "12:00:00", "lunch_latest": "13:30:00", "lunch_minutes": 30}
+        for partial in ({"lunch_minutes": 30}, {"lunch_earliest": "12:00", "lunch_latest": "13:00"},
+                        {**lunch, "lunch_minutes": None}):
+            err = assert_error(api.patch(f"/api/v1/engineers/{eng}", json=partial), 422)
+            assert "together" in err["details"][0]["msg"]
+            assert_error(api.post("/api/v1/engineers", json={
+                "id": uid("eng"), "name": "E", **partial}), 422)
+        assert_error(api.patch(f"/api/v1/engineers/{eng}", json={**lunch, "lunch_minutes": 0}),
+                     422)
+        made = ok(api.post("/api/v1/engineers", json={"id": uid("eng"), "name": "E", **lunch}),
+                  201)
+        assert {k: made[k] for k in lunch} == lunch
+        got = ok(api.patch(f"/api/v1/engineers/{eng}", json=lunch))
+        assert {k: got[k] for k in lunch} == lunch
+        kept = ok(api.patch(f"/api/v1/engineers/{eng}", json={"name": "Renamed"}))
+        assert {k: kept[k] for k in lunch} == lunch
+        cleared = ok(api.patch(f"/api/v1/engineers/{eng}", json=dict.fromkeys(lunch)))
+        assert all(cleared[k] is None for k in lunch)
+        depot = uid("depot")
+        bads: list[dict[str, Any]] = [
+            {"name": "x", "lat": 91, "lon": 0}, {"name": "x", "lat": 0},
+            {"name": "", "lat": 0, "lon": 0}, {"name": "x", "lat": 0, "lon": 0, "y": 1}]
+        for bad in bads:
+            assert_error(api.put(f"/api/v1/depots/{depot}", json=bad), 422)
+        assert_error(api.put("/api/v1/depots/bad id!", json={"name": "x", "lat": 0, "lon": 0}),
+                     422)
+        assert_error(api.get(f"/api/v1/depots/{depot}"), 404)
+        assert_error(api.get(f"/api/v1/depots/{depot}/stock"), 404)
+        assert_error(api.put(f"/api/v1/depots/{depot}/stock/{w.part}", json={"qty": 1}), 404)
+        made = ok(api.put(f"/api/v1/depots/{depot}", json={"name": "A", "lat": 51.5, "lon": 0}))
+        assert made == {"id": depot, "name": "A", "lat": 51.5, "lon": 0}
+        moved = ok(api.put(f"/api/v1/depots/{depot}", json={"name": "B", "lat": 51.6, "lon": 0.1}))
+        assert moved == {"id": depot, "name": "B", "lat": 51.6, "lon": 0.1}
+        assert ok(api.get(f"/api/v1/depots/{depot}")) == moved
+        assert ok(api.get(f"/api/v1/depots/{depot}/stock")) == []
+        for qty in (-1, "x", None):
+            assert_error(api.put(f"/api/v1/depots/{depot}/stock/{w.part}", json={"qty": qty}),
+                         422)
+        err = assert_error(api.put(f"/api/v1/depots/{depot}/stock/nopart", json={"qty": 1}), 422)
+        assert "unknown reference" in err["message"]
+        listed = ok(api.get("/api/v1/depots", params={"limit": 500}))
+        assert depot in {d["id"] for d in listed["items"]}
+        audit = ok(api.get("/api/v1/audit", params={"entity_id": depot}))
+        assert [a["action"] for a in audit["items"]] == ["update", "create"]  # newest first
 
 
 ROUTES = [

@@ -20,6 +20,8 @@ ROUTES = [
     ("GET", "/api/v1/geofence-events"), ("GET", "/api/v1/kpis"), ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/webhooks"),
     ("GET", "/api/v1/engineers/e1/position"), ("GET", "/api/v1/work-orders/WO-1/events"),
+    ("GET", "/api/v1/depots"), ("GET", "/api/v1/depots/d1"), ("PUT", "/api/v1/depots/d1"),
+    ("GET", "/api/v1/depots/d1/stock"), ("PUT", "/api/v1/depots/d1/stock/p1"),
 ]
 
 
@@ -127,6 +129,36 @@ def test_customer_user_sees_own_customer_and_raises_requests(stack: Stack) -> No
         assert_error(c.get(f"/api/v1/work-orders/{foreign['id']}"), 404)
         assert_error(move(c, req["id"], "cancelled", reason="x"), 403)
         assert_error(c.get(f"/api/v1/engineers/{w.engineers[0]}"), 403)
+
+
+def test_depots_are_kept_by_staff_and_read_by_engineers(stack: Stack) -> None:
+    w = make_world(stack, engineers=1)
+    depot = uid("depot")
+    body = {"name": "North store", "lat": w.lat, "lon": w.lon}
+    with stack.api() as api:
+        disp = _token(api, "dispatcher")
+        cust = _token(api, "customer", customer_id=w.customer)
+        tracking = str(ok(api.post(f"/api/v1/work-orders/{make_order(api, w)['id']}"
+                                   "/tracking-token", json={}), 201)["token"])
+    with stack.api(disp) as d:
+        ok(d.put(f"/api/v1/depots/{depot}", json=body))
+        ok(d.put(f"/api/v1/depots/{depot}/stock/{w.part}", json={"qty": 4}))
+    with stack.api(w.tokens[w.engineers[0]]) as me:
+        assert depot in {x["id"] for x in ok(me.get("/api/v1/depots", params={"limit": 500}))[
+            "items"]}
+        assert ok(me.get(f"/api/v1/depots/{depot}"))["name"] == "North store"
+        assert [s["qty"] for s in ok(me.get(f"/api/v1/depots/{depot}/stock"))] == [4]
+        for path, payload in ((f"/api/v1/depots/{depot}", body),
+                              (f"/api/v1/depots/{depot}/stock/{w.part}", {"qty": 0})):
+            assert "may not" in assert_error(me.put(path, json=payload), 403)["message"]
+    for token in (cust, tracking):
+        with stack.api(token) as c:
+            for path in ("/api/v1/depots", f"/api/v1/depots/{depot}",
+                         f"/api/v1/depots/{depot}/stock"):
+                assert_error(c.get(path), 403)
+            assert_error(c.put(f"/api/v1/depots/{depot}", json=body), 403)
+    with stack.api() as api:
+        assert [s["qty"] for s in ok(api.get(f"/api/v1/depots/{depot}/stock"))] == [4]
 
 
 def test_expired_and_revoked_tokens_are_refused(stack: Stack) -> None:
