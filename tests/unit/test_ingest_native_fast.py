@@ -8,6 +8,7 @@ fast path declines goes through the model, so rejections keep the model's reason
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from models.timeutil import MAX_TS_MS, MIN_TS_MS
 NOW = 1_750_000_000_000
 MS = 1_750_000_000_123
 MIN_S, MAX_S = MIN_TS_MS // 1000, MAX_TS_MS // 1000
+Parser = Callable[[str, bytes, int], Outgoing | None]
 
 
 
@@ -72,6 +74,18 @@ def _same(fast: Outgoing, slow: Outgoing) -> None:
     assert _typed(json.loads(fast.value)) == _typed(json.loads(slow.value))
 
 
+def _agree(fast_path: Parser, model_path: Parser, ident: str, payload: bytes) -> None:
+    """The fast path declines what the model rejects, and matches what it accepts."""
+    fast = fast_path(ident, payload, NOW)
+    try:
+        slow = model_path(ident, payload, NOW)
+    except Rejected:
+        assert fast is None
+        return
+    if fast is not None:
+        _same(fast, slow)
+
+
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ts=timestamps,
@@ -80,14 +94,7 @@ def _same(fast: Outgoing, slow: Outgoing) -> None:
 )
 def test_fast_reading_agrees_with_the_model(ts: Any, metrics: Any, extra: Any) -> None:
     payload = _json({**extra, "ts": ts, "metrics": metrics})
-    fast = native._fast_reading("pump-1", payload, NOW)
-    try:
-        slow = native._model_reading("pump-1", payload, NOW)
-    except Rejected:
-        assert fast is None
-        return
-    if fast is not None:
-        _same(fast, slow)
+    _agree(native._fast_reading, native._model_reading, "pump-1", payload)
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
@@ -98,15 +105,7 @@ def test_fast_reading_agrees_with_the_model(ts: Any, metrics: Any, extra: Any) -
     )
 )
 def test_fast_position_agrees_with_the_model(fields: dict[str, Any]) -> None:
-    payload = _json(fields)
-    fast = native._fast_position("e1", payload, NOW)
-    try:
-        slow = native._model_position("e1", payload, NOW)
-    except Rejected:
-        assert fast is None
-        return
-    if fast is not None:
-        _same(fast, slow)
+    _agree(native._fast_position, native._model_position, "e1", _json(fields))
 
 
 def test_the_common_messages_take_the_fast_path() -> None:
