@@ -161,11 +161,13 @@ def _refine(c: Candidate, base: Schedule, e: Engineer, order: Visit,
     chain = [i for i, v in enumerate(stops) if v.is_frozen or v is depot]
     lunch = {} if e.lunch is None or max(e.lunch.earliest_s, t0) > e.lunch.latest_s else {
         0: (max(e.lunch.earliest_s, t0), e.lunch.latest_s, e.lunch.duration_s)}
+    # Past every window: a cumul outside the horizon fails the model instead of the route.
+    horizon = max(2 * e.shift_end_s, t0, *(v.window_end_s for v in stops))
     core = CoreProblem(
         travel=matrix, service=[v.service_s for v in stops] + [0, 0],
-        windows=[(v.window_start_s, v.window_end_s) for v in stops] + [(0, 2 * e.shift_end_s)] * 2,
+        windows=[(v.window_start_s, v.window_end_s) for v in stops] + [(0, horizon)] * 2,
         starts=[n], ends=[n + 1], vehicle_windows=[(t0, max(t0, e.shift_end_s))],
-        horizon=2 * e.shift_end_s, breaks=lunch, chains={0: chain},
+        horizon=horizon, breaks=lunch, chains={0: chain},
         relaxed=frozenset(i for i, v in enumerate(stops) if v.is_frozen))
     sol = solve(core, SearchConfig(opt.or_time_limit_s, "PATH_CHEAPEST_ARC", "AUTOMATIC"))
     if sol is None:

@@ -85,13 +85,16 @@ def pool_for(order_id: str, engineers: Iterable[Engineer],
             if order_id in e.route else e for e in engineers if e.id not in exclude]
 
 
-def window_missed(order: Visit, now_s: int) -> str | None:
-    """Why nobody can meet the order's appointment window today, when that is so."""
+def window_missed(order: Visit, now_s: int, day: str | None = None) -> str | None:
+    """Why nobody can meet the order's appointment window today (or on ``day``, a date
+    from ``now_s`` on), when that is so."""
     if later_day(order):
-        return ("its appointment window starts on a later day (it is dispatched on that day,"
+        return (f"its appointment window starts after {day}" if day else
+                "its appointment window starts on a later day (it is dispatched on that day,"
                 " or plan that day)")
-    if order.window_end_s < 0:
-        return "its appointment window ended before today"
+    if order.window_end_s <= 0:
+        return (f"its appointment window ends before {day}" if day else
+                "its appointment window ended before today")
     if order.window_end_s < now_s:
         return f"its appointment window ended at {fmt_clock(order.window_end_s)} UTC"
     return None

@@ -7,11 +7,13 @@ the order they were assigned. Depots with their stock. Work-order rows become
 :class:`dispatch.types.Visit` with times in seconds of the planning day (UTC).
 
 Appointment windows are clamped to the planning day (an unset end is the whole day, as
-before windows existed). A window that misses the day comes back *empty*
-(``window_start_s > window_end_s``), so nobody can meet it that day: a window that has
-passed, or one on a later day (:func:`later_day`). An open order held for a later day is
-not part of that engineer's route today (it would count tomorrow's appointment as today's
-work); it is on their route on its own day, and a plan for that day sees it.
+before windows existed), so ``0 <= window_start_s <= window_end_s <= DAY_S`` always holds
+(OR-Tools fails on an empty window). A window that misses the day shrinks to the day's
+edge, where nobody can meet it: ``(0, 0)`` when it has passed, ``(DAY_S, DAY_S)`` when it
+is on a later day (:func:`later_day`). An open order held for a later day is not part of
+that engineer's route today (it would count tomorrow's appointment as today's work); it
+is on their route on its own day, and a plan for that day sees it. An order already under
+way (frozen) is not held back by a window on a later day.
 """
 
 from __future__ import annotations
@@ -49,14 +51,15 @@ def _day_s(ts: Any, day_start_ms: int) -> int | None:
 def window_of(start: datetime | None, end: datetime | None,
               day_start_ms: int) -> tuple[int, int]:
     """An appointment window as seconds of the planning day, rounded inwards and clamped
-    to the day (unset ends: the whole day). Empty (start > end) when it misses the day."""
-    lo = None if start is None else -((day_start_ms - round(start.timestamp() * 1000)) // 1000)
-    hi = _day_s(end, day_start_ms)
-    return max(0, lo or 0), DAY_S if hi is None else min(DAY_S, hi)
+    to the day (unset ends: the whole day): ``0 <= start <= end <= DAY_S``."""
+    lo = 0 if start is None else -((day_start_ms - round(start.timestamp() * 1000)) // 1000)
+    hi = DAY_S if end is None else _day_s(end, day_start_ms) or 0
+    lo = min(max(lo, 0), DAY_S)
+    return lo, max(lo, min(max(hi, 0), DAY_S))
 
 
 def later_day(v: Visit) -> bool:
-    """The visit's appointment window starts after its planning day."""
+    """The visit's appointment window starts after its planning day (see window_of)."""
     return v.window_start_s >= DAY_S
 
 
@@ -76,7 +79,10 @@ def lunch_of(earliest: time | None, latest: time | None, minutes: int | None,
 
 def visit_of(row: Mapping[str, Any], day_start_ms: int) -> Visit:
     """A work-order row (``_ORDER_SQL``) as a dispatch visit."""
+    frozen = Status(row["status"]) in FROZEN_STATUSES
     window = window_of(row.get("window_start"), row.get("window_end"), day_start_ms)
+    if frozen and window[0] >= DAY_S:  # under way already: a later day's window is moot
+        window = (0, DAY_S)
     return Visit(
         id=row["id"],
         lat=row["lat"],
@@ -90,7 +96,7 @@ def visit_of(row: Mapping[str, Any], day_start_ms: int) -> Visit:
         sla_due_s=_day_s(row["sla_due"], day_start_ms),
         status=Status(row["status"]),
         engineer_id=row["engineer_id"],
-        frozen=Status(row["status"]) in FROZEN_STATUSES,
+        frozen=frozen,
     )
 
 
@@ -144,8 +150,7 @@ async def load_engineers(
     visits = {r["id"]: visit_of(r, day_start_ms) for r in open_rows}
     routes: dict[str, list[str]] = {}
     for r in open_rows:
-        v = visits[r["id"]]
-        if v.frozen or not later_day(v):
+        if not later_day(visits[r["id"]]):
             routes.setdefault(r["engineer_id"], []).append(r["id"])
     engineers = []
     for r in rows:

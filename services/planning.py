@@ -26,7 +26,7 @@ from dispatch.routecost import Leg, schedule
 from dispatch.types import Engineer, Plan, Visit
 from models.travel import TravelModel, TravelTimes
 from models.workorder import DomainError, Status
-from services.dispatching import Changed, assign_if_unchanged
+from services.dispatching import Changed, assign_if_unchanged, window_missed
 from services.picture import (
     DAY_MS,
     fetch_rows,
@@ -164,9 +164,13 @@ async def plan_day(
         fleet = [replace(e, online=True, position=None, route=()) for e in engineers]
         held, now_s = [], None
     opt = PlanOptions(time_limit_s=time_limit_s, now_s=now_s, day_start_ms=day_start)
-    visits = sunk_sla_cleared([*held, *free], now_s or 0)
+    later = None if day == today else day.isoformat()
+    missed = {v.id: why for v in free
+              if (why := window_missed(v, now_s or 0, later)) is not None}
+    visits = sunk_sla_cleared([*held, *(v for v in free if v.id not in missed)], now_s or 0)
     plan = await asyncio.to_thread(plan_routes, relevant(fleet, visits), visits,
                                    travel or TravelModel(), opt)
+    plan = replace(plan, unassigned={**plan.unassigned, **missed})
     held_rows = await order_rows(conn, [v.id for v in held])
     result = PlanResult(day, day_start, plan, tuple(sorted(target_ids, key=lambda i: (
         rows[i]["priority"], rows[i]["created_at"], i))), {**held_rows, **rows})

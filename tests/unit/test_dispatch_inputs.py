@@ -4,9 +4,12 @@ API's all-or-none / ordering checks on windows and lunch breaks."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.routers.engineers import EngineerIn, EngineerPatch
@@ -50,14 +53,27 @@ def test_window_of_in_seconds_of_the_day_clamped_to_it() -> None:
     assert window_of(at_clock(10) + half, at_clock(12) + half, DAY_MS) == (10 * H + 1, 12 * H)
 
 
-def test_a_window_on_another_day_is_empty_and_a_later_one_says_so() -> None:
+def test_a_window_on_another_day_shrinks_to_the_edge_of_the_day() -> None:
     past = window_of(at_clock(9, days=-1), at_clock(11, days=-1), DAY_MS)
     later = window_of(at_clock(9, days=1), at_clock(11, days=1), DAY_MS)
-    for lo, hi in (past, later):
-        assert lo > hi  # nobody can meet it on this day
+    assert (past, later) == ((0, 0), (DAY_S, DAY_S))
     assert not later_day(order(window_start_s=past[0], window_end_s=past[1]))
     assert later_day(order(window_start_s=later[0], window_end_s=later[1]))
     assert not later_day(order())
+
+
+@given(st.integers(-3 * DAY_S * 1000, 3 * DAY_S * 1000), st.integers(1, 3 * DAY_S * 1000),
+       st.booleans(), st.booleans())
+def test_window_of_is_never_empty_and_never_wider_than_asked(
+        start_ms: int, length_ms: int, open_start: bool, open_end: bool) -> None:
+    start = DAY + timedelta(milliseconds=start_ms)
+    end = start + timedelta(milliseconds=length_ms)
+    lo, hi = window_of(None if open_start else start, None if open_end else end, DAY_MS)
+    assert 0 <= lo <= hi <= DAY_S  # OR-Tools fails the whole model on an empty window
+    if not open_start and 0 < lo < DAY_S:
+        assert DAY + timedelta(seconds=lo) >= start
+    if not open_end and 0 < hi < DAY_S and lo < hi:
+        assert DAY + timedelta(seconds=hi) <= end
 
 
 def test_visit_of_a_row_with_a_window() -> None:
@@ -68,7 +84,11 @@ def test_visit_of_a_row_with_a_window() -> None:
     v = visit_of(row, DAY_MS)
     assert (v.window_start_s, v.window_end_s) == (13 * H, 15 * H)
     tomorrow = visit_of(row, DAY_MS + 86_400_000)  # the same order in tomorrow's plan
-    assert tomorrow.window_start_s > tomorrow.window_end_s
+    assert (tomorrow.window_start_s, tomorrow.window_end_s) == (0, 0)
+    before = visit_of(row, DAY_MS - 86_400_000)
+    assert later_day(before) and not before.is_frozen
+    under_way = visit_of({**row, "status": "en_route"}, DAY_MS - 86_400_000)
+    assert (under_way.window_start_s, under_way.window_end_s) == (0, DAY_S)
 
 
 def test_lunch_of_a_day_shift_a_night_shift_and_across_midnight() -> None:
@@ -97,10 +117,14 @@ def test_window_missed_names_a_passed_or_later_window() -> None:
     assert window_missed(order(window_start_s=15 * H, window_end_s=16 * H), now) is None
     assert window_missed(order(window_start_s=12 * H, window_end_s=13 * H),
                          now) == "its appointment window ended at 13:00 UTC"
-    assert window_missed(order(window_start_s=0, window_end_s=-H), now) == (
+    assert window_missed(order(window_start_s=0, window_end_s=0), now) == (
         "its appointment window ended before today")
-    assert "later day" in str(window_missed(order(window_start_s=DAY_S + H,
-                                                  window_end_s=DAY_S), now))
+    assert window_missed(order(window_start_s=0, window_end_s=0), 0, "2026-03-03") == (
+        "its appointment window ends before 2026-03-03")
+    later = order(window_start_s=DAY_S, window_end_s=DAY_S)
+    assert "later day" in str(window_missed(later, now))
+    assert window_missed(later, 0, "2026-03-03") == (
+        "its appointment window starts after 2026-03-03")
     ended = order(window_start_s=12 * H, window_end_s=13 * H)
     assert manual_warnings(ended, eng("a"), now) == ["its appointment window ended at 13:00 UTC"]
     assert manual_warnings(ended, None, now)[0] == "its appointment window ended at 13:00 UTC"
@@ -129,6 +153,16 @@ def test_an_order_with_a_window_is_served_inside_it() -> None:
     assert 11 * H <= best.eta_s <= 12 * H
     lunch = eng("a", lunch=LunchBreak(9 * H, 9 * H, 3 * H))  # a break until 12:00, now
     assert rank_candidates(later, [lunch], {}, TM, now_s=now) == []
+
+
+def test_a_held_window_past_the_shift_does_not_break_the_ranking() -> None:
+    """OR-Tools' horizon in the refinement was twice the shift end: a held stop whose
+    window starts later failed the whole model (an exception, a 500) instead of being
+    just late."""
+    short = replace(eng("a", route=("held",)), shift_end_s=9 * H)  # 08:00-09:00
+    held = order("held", window_start_s=19 * H, window_end_s=20 * H, engineer_id="a")
+    ranked = rank_candidates(order("new"), [short], {"held": held}, TM, now_s=8 * H)
+    assert [c.route for c in ranked] == [("new", "held")]
 
 
 def test_work_order_window_must_end_after_it_starts() -> None:
