@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -32,7 +32,8 @@ async def dead_letter(source_topic: str, value: bytes | None, reason: str) -> No
 M = TypeVar("M", bound=BaseModel)
 
 
-async def decode_or_dead_letter(model: type[M], source_topic: str, values: list[bytes]) -> list[M]:
+async def decode_or_dead_letter(model: type[M], source_topic: str,
+                                values: Sequence[bytes | None]) -> list[M]:
     """Decode a batch once; undecodable records go to the dead-letter topic."""
     good: list[M] = []
     for value in values:

@@ -1,31 +1,38 @@
-"""Agent ``process_readings``: every device reading decoded once, then
+"""Task ``consume_readings``: every device reading decoded once, then
 
 - persisted (COPY batches, idempotent),
 - through the threshold rules and alert dedup (:mod:`streams.alerting`),
 - through the fault model (:mod:`streams.predictions`).
 
-One agent per telemetry topic: faust's per-event cost is paid once, not per consumer.
+Readings are the platform's largest stream, so they skip faust's per-event machinery
+(its stream iteration, events and acks cost most of the worker's CPU in py-spy): a
+librdkafka consumer in the worker's own group ``fieldflow-readings`` takes batches of up
+to ``worker_batch_size`` records, the stages run on the faust event loop as before, and
+the offsets are committed after the last stage (at least once; every stage is
+idempotent). Several workers share the partitions through that group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-import faust
+from confluent_kafka import Consumer, KafkaException
 
 from models.messages import Reading
 from stack.settings import get_settings
 from store.db import retry_db
 from store.telemetry import copy_readings
 from streams.alerting import raise_alerts
-from streams.app import app, topic
+from streams.app import app
 from streams.context import db_pool
 from streams.deadletter import decode_or_dead_letter, guarded
 from streams.predictions import has_pending, predict_failures, predictor
 from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.readings")
-readings_topic = topic("telemetry.readings")
+TOPIC = "telemetry.readings"
+GROUP = "fieldflow-readings"
 _s = get_settings()
 
 
@@ -39,12 +46,58 @@ async def persist_readings(batch: list[Reading]) -> None:
     await retry_db(write, what="persist_readings", log=log)
 
 
-@app.agent(readings_topic)
-async def process_readings(stream: faust.StreamT[bytes]) -> None:
-    async for values in stream.take(_s.worker_batch_size, within=_s.worker_batch_seconds):
-        batch = await decode_or_dead_letter(Reading, "telemetry.readings", values)
-        for stage in (persist_readings, raise_alerts, predict_failures):
-            await guarded(stage, batch, "telemetry.readings")
+async def process_readings(values: list[bytes | None]) -> None:
+    """One batch of raw records through every stage (bad records are dead-lettered)."""
+    batch = await decode_or_dead_letter(Reading, TOPIC, values)
+    for stage in (persist_readings, raise_alerts, predict_failures):
+        await guarded(stage, batch, TOPIC)
+
+
+def _consumer() -> Consumer:
+    consumer = Consumer({
+        "bootstrap.servers": _s.resolved_kafka_bootstrap,
+        "group.id": GROUP,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 10_000,  # a dead worker's partitions move on in seconds
+        "max.poll.interval.ms": 300_000,  # as faust's: a slow batch under overload
+    })
+    consumer.subscribe([TOPIC])
+    return consumer
+
+
+@app.task
+async def consume_readings() -> None:
+    while True:  # an unexpected error restarts the consumer from the committed offsets
+        consumer = await asyncio.to_thread(_consumer)
+        log.info("readings: batch consumer in group %s on %s", GROUP, TOPIC)
+        try:
+            await _consume(consumer)
+        except Exception:
+            log.exception("readings: batch consumer failed; restarting it in 1 s")
+            await asyncio.sleep(1)
+        finally:
+            await asyncio.to_thread(consumer.close)
+
+
+async def _consume(consumer: Consumer) -> None:
+    while True:
+        records = await asyncio.to_thread(
+            consumer.consume, _s.worker_batch_size, _s.worker_batch_seconds)
+        values: list[bytes | None] = []
+        for record in records:
+            error = record.error()
+            if error is not None:
+                log.warning("readings: consumer error %s", error)
+                continue
+            values.append(record.value())
+        if values:
+            await process_readings(values)
+        if records:
+            try:
+                await asyncio.to_thread(consumer.commit, asynchronous=False)
+            except KafkaException as exc:  # e.g. a rebalance: redelivered, not lost
+                log.warning("readings: offsets not committed (%s)", exc)
 
 
 @app.timer(interval=2.0)
