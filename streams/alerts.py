@@ -166,9 +166,60 @@ class _Device:
     offline_key: str | None = None
 
 
+class Window:
+    """A (device, fault)'s recent samples ``(ts, class, value)`` in event-time order, and
+    the trailing run: the class of the newest sample and since when it has held.
+
+    The run is kept incrementally for the usual in-order sample (O(1)); a late sample
+    placed before the newest one rescans the window (``run_by_scan``)."""
+
+    __slots__ = ("run_cls", "run_start", "samples")
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[int, int, float]] = []
+        self.run_cls = NORMAL
+        self.run_start = 0
+
+    def add(self, ts: int, cls: int, value: float, horizon_ms: float) -> bool:
+        """Place a sample and forget those older than ``horizon_ms`` before the newest;
+        False (nothing changes) for a duplicate time or one too late to place."""
+        s = self.samples
+        if not s or ts > s[-1][0]:
+            appended = True
+            i = len(s)
+        else:
+            if ts < s[-1][0] - horizon_ms:
+                return False
+            i = bisect_left(s, ts, key=lambda x: x[0])
+            if s[i][0] == ts:
+                return False
+            appended = False
+        s.insert(i, (ts, cls, value))
+        cut = s[-1][0] - horizon_ms
+        while s[0][0] < cut:
+            s.pop(0)
+        if not appended or len(s) == 1:
+            self.run_cls, self.run_start = run_by_scan(s)
+        elif cls != self.run_cls:
+            self.run_cls, self.run_start = cls, ts
+        else:
+            self.run_start = max(self.run_start, s[0][0])
+        return True
+
+
+def run_by_scan(samples: list[tuple[int, int, float]]) -> tuple[int, int]:
+    """The trailing run of ``samples`` (non-empty), by walking back from the newest."""
+    run_cls, run_start = samples[-1][1], samples[-1][0]
+    for sample in reversed(samples):
+        if sample[1] != run_cls:
+            break
+        run_start = sample[0]
+    return run_cls, run_start
+
+
 @dataclass
 class _Track:
-    samples: list[tuple[int, int, float]] = field(default_factory=list)  # (ts, class, value)
+    window: Window = field(default_factory=Window)
     key: str | None = None  # dedup key of the open alert
     last_update_ts: int = 0
     severity: Severity = Severity.WARNING
@@ -257,23 +308,16 @@ class AlertProcessor:
     def _evaluate(self, device_id: str, rule: Rule, ts: int, value: float, *,
                   severity: Severity, extra: dict[str, str] | None = None) -> list[AlertEvent]:
         t = self._tracks.setdefault((device_id, rule.fault_type), _Track())
-        s = t.samples
-        latest = s[-1][0] if s else ts
+        w = t.window
         clear_s = self.config.clear_after_s if rule.clear_after_s is None else rule.clear_after_s
         horizon_ms = (max(rule.for_s, clear_s) + self.config.lateness_s) * 1000
-        i = bisect_left(s, ts, key=lambda x: x[0])
-        if ts < latest - horizon_ms or (i < len(s) and s[i][0] == ts):
-            return []  # too late to place, or a duplicate
         cls = rule.classify(value)
-        s.insert(i, (ts, cls, value))
-        now = s[-1][0]
-        while s[0][0] < now - horizon_ms:
-            s.pop(0)
-        run_cls, run_start = s[-1][1], s[-1][0]
-        for sample in reversed(s):
-            if sample[1] != run_cls:
-                break
-            run_start = sample[0]
+        if not w.add(ts, cls, value, horizon_ms):
+            return []  # too late to place, or a duplicate
+        now, run_cls, run_start = w.samples[-1][0], w.run_cls, w.run_start
+        if (t.key is None and run_cls != VIOLATING) or (
+                t.key is not None and run_cls != NORMAL and cls != VIOLATING):
+            return []  # the common case: nothing to report, nothing to format
         extra = {"rule": rule.describe(), "metric": rule.metric, **(extra or {})}
         if t.key is None:
             if run_cls == VIOLATING and now - run_start >= rule.for_s * 1000:

@@ -148,3 +148,30 @@ def test_duplicated_shuffled_burst_gives_exactly_one_alert(
     assert ("temperature_high" in by_fault) == ((n - 1) * 5 >= 60)
     assert not [e for e in events if e.state is AlertState.CLEARED]
     assert len({e.dedup_key for e in events}) == len(by_fault)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.sampled_from([0, 1, 2])), max_size=80),
+    st.integers(5_000, 120_000),
+)
+def test_window_keeps_the_trailing_run_like_a_full_scan(
+    samples: list[tuple[int, int]], horizon_ms: int
+) -> None:
+    """The incremental run (in-order samples) always equals a rescan of the window, and
+    the window holds exactly the placeable samples, in order, within the horizon."""
+    from streams.alerts import Window, run_by_scan
+
+    w = Window()
+    kept: dict[int, int] = {}
+    for step, cls in samples:
+        ts = step * 1000
+        newest = max(kept, default=None)
+        placeable = ts not in kept and (newest is None or ts >= newest - horizon_ms)
+        assert w.add(ts, cls, 0.0, horizon_ms) == placeable
+        if placeable:
+            kept[ts] = cls
+            newest = max(kept)
+            kept = {t: c for t, c in kept.items() if t >= newest - horizon_ms}
+        assert [(t, c) for t, c, _v in w.samples] == sorted(kept.items())
+        if w.samples:
+            assert (w.run_cls, w.run_start) == run_by_scan(w.samples)
