@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -40,6 +40,19 @@ async def fetch_one(conn: Conn, sql: str, params: Any = ()) -> dict[str, Any] | 
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql, params)
         return await cur.fetchone()
+
+
+def found(row: dict[str, Any] | None, what: str, ident: object) -> dict[str, Any]:
+    """``row``, or a 404 that names what was not found."""
+    if row is None:
+        raise HTTPException(404, f"{what} {ident!r} not found")
+    return row
+
+
+async def fetch_by_id(conn: Conn, table: str, ident: str, what: str) -> dict[str, Any]:
+    """``SELECT * FROM table WHERE id = ident``, or a 404 naming ``what``."""
+    row = await fetch_one(conn, f"SELECT * FROM {table} WHERE id = %s", (ident,))  # noqa: S608 - table is one of ours
+    return found(row, what, ident)
 
 
 async def audit(  # noqa: PLR0917

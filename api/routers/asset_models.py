@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, field_validator
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Skill
 from models.fault_models import FaultModelName
@@ -102,10 +102,7 @@ async def create_model(body: AssetModelIn, conn: ConnDep, p: Staff) -> dict[str,
 
 @router.get("/{model_id}", response_model=AssetModelOut)
 async def get_model(model_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM asset_models WHERE id = %s", (model_id,))
-    if row is None:
-        raise HTTPException(404, f"asset model {model_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "asset_models", model_id, "asset model")
 
 
 @router.patch("/{model_id}", response_model=AssetModelOut)
@@ -133,7 +130,6 @@ async def update_model(
                 model_id,
             ),
         )
-        if row is None:
-            raise HTTPException(404, f"asset model {model_id!r} not found")
+        row = found(row, "asset model", model_id)
         await audit(conn, p, "update", "asset_model", model_id, changes)
     return row

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_all, fetch_one
+from api.deps import ConnDep, audit, fetch_all, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
 from api.schemas import Body, Ident, Text
 
@@ -79,10 +79,7 @@ async def create_asset(body: AssetIn, conn: ConnDep, p: Staff) -> dict[str, Any]
 
 
 async def _asset(conn: ConnDep, asset_id: str) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM assets WHERE id = %s", (asset_id,))
-    if row is None:
-        raise HTTPException(404, f"asset {asset_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "assets", asset_id, "asset")
 
 
 @router.get("/{asset_id}", response_model=AssetOut)
@@ -101,8 +98,7 @@ async def update_asset(asset_id: str, body: AssetPatch, conn: ConnDep, p: Staff)
             " device_id = coalesce(%s, device_id) WHERE id = %s RETURNING *",
             (body.site_id, body.model_id, body.serial, body.installed_on, body.device_id, asset_id),
         )
-        if row is None:
-            raise HTTPException(404, f"asset {asset_id!r} not found")
+        row = found(row, "asset", asset_id)
         await audit(conn, p, "update", "asset", asset_id, changes)
     return row
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Text
 
@@ -76,10 +76,7 @@ async def create_customer(body: CustomerIn, conn: ConnDep, p: Staff) -> dict[str
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def get_customer(customer_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM customers WHERE id = %s", (customer_id,))
-    if row is None:
-        raise HTTPException(404, f"customer {customer_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "customers", customer_id, "customer")
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
@@ -99,7 +96,6 @@ async def update_customer(
                 customer_id,
             ),
         )
-        if row is None:
-            raise HTTPException(404, f"customer {customer_id!r} not found")
+        row = found(row, "customer", customer_id)
         await audit(conn, p, "update", "customer", customer_id, changes)
     return row

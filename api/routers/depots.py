@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from api.auth import Staff, StaffOrEngineer
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Lat, Lon, Name
 from api.stock import StockIn, StockLine, set_stock, stock_lines
@@ -39,10 +39,7 @@ async def list_depots(conn: ConnDep, _p: StaffOrEngineer, page: PagingDep) -> di
 
 
 async def _depot(conn: ConnDep, depot_id: str) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM depots WHERE id = %s", (depot_id,))
-    if row is None:
-        raise HTTPException(404, f"depot {depot_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "depots", depot_id, "depot")
 
 
 @router.get("/{depot_id}", response_model=DepotOut)

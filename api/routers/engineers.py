@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CurrentPrincipal, Staff, StaffOrEngineer, ensure_engineer_access
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Lat, Lon, Name, Skill
 from api.stock import StockIn, StockLine, set_stock, stock_lines
@@ -157,9 +157,7 @@ async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str
 
 async def _engineer(conn: ConnDep, engineer_id: str) -> dict[str, Any]:
     row = await fetch_one(conn, _SELECT + " WHERE id = %s", (engineer_id,))
-    if row is None:
-        raise HTTPException(404, f"engineer {engineer_id!r} not found")
-    return row
+    return found(row, "engineer", engineer_id)
 
 
 @router.get("/{engineer_id}", response_model=EngineerOut)

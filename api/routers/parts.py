@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.auth import Staff, StaffOrEngineer
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Name
 
@@ -59,10 +59,7 @@ async def create_part(body: PartIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
 
 @router.get("/{part_id}", response_model=PartOut)
 async def get_part(part_id: str, conn: ConnDep, _p: StaffOrEngineer) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM parts WHERE id = %s", (part_id,))
-    if row is None:
-        raise HTTPException(404, f"part {part_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "parts", part_id, "part")
 
 
 @router.patch("/{part_id}", response_model=PartOut)
@@ -74,8 +71,7 @@ async def update_part(part_id: str, body: PartPatch, conn: ConnDep, p: Staff) ->
             " low_stock_threshold = coalesce(%s, low_stock_threshold) WHERE id = %s RETURNING *",
             (body.name, body.unit_cost, body.low_stock_threshold, part_id),
         )
-        if row is None:
-            raise HTTPException(404, f"part {part_id!r} not found")
+        row = found(row, "part", part_id)
         changes = body.model_dump(exclude_none=True, mode="json")
         await audit(conn, p, "update", "part", part_id, changes)
     return row

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, BaseModel, Field
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Lat, Lon, Name, Text
 from models.geo import polygon_problem
@@ -93,10 +93,7 @@ async def create_site(body: SiteIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
 
 @router.get("/{site_id}", response_model=SiteOut)
 async def get_site(site_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
-    row = await fetch_one(conn, "SELECT * FROM sites WHERE id = %s", (site_id,))
-    if row is None:
-        raise HTTPException(404, f"site {site_id!r} not found")
-    return row
+    return await fetch_by_id(conn, "sites", site_id, "site")
 
 
 @router.patch("/{site_id}", response_model=SiteOut)
@@ -119,7 +116,6 @@ async def update_site(site_id: str, body: SitePatch, conn: ConnDep, p: Staff) ->
                 site_id,
             ),
         )
-        if row is None:
-            raise HTTPException(404, f"site {site_id!r} not found")
+        row = found(row, "site", site_id)
         await audit(conn, p, "update", "site", site_id, changes)
     return row

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.auth import Admin
-from api.deps import ConnDep, audit, fetch_one
+from api.deps import ConnDep, audit, fetch_by_id, fetch_one
 from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
 from api.schemas import Body, Ident, Name
 from store.tokens import hash_token, new_token
@@ -85,9 +85,7 @@ async def list_users(
 async def create_token(
     user_id: str, conn: ConnDep, p: Admin, body: TokenIn | None = None
 ) -> dict[str, Any]:
-    user = await fetch_one(conn, "SELECT * FROM users WHERE id = %s", (user_id,))
-    if user is None:
-        raise HTTPException(404, f"user {user_id!r} not found")
+    user = await fetch_by_id(conn, "users", user_id, "user")
     days = body.expires_in_days if body else None
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     token = new_token()
