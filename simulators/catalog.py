@@ -1,21 +1,15 @@
 """Asset models the simulated city is built from: metrics, threshold rules, skills.
 
-Rules use the platform's rule grammar (``metric op value for N ... as FAULT``, see
-``streams/alerts.py``); the simulator parses only the parts it needs to make a fault
+Rules use the platform's rule grammar (``metric op value for N ... as FAULT``), parsed
+by ``streams.alerts.parse_rule``; the simulator keeps the parts it needs to make a fault
 that the rule must catch (metric, direction, threshold, hold time, fault name).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_RULE = re.compile(
-    r"^\s*(?P<metric>[A-Za-z0-9_./:-]+)\s*(?P<op>>=|<=|>|<)\s*(?P<value>-?\d+(?:\.\d+)?)"
-    r"(?:.*?\bfor\s+(?P<for>\d+(?:\.\d+)?)\s*(?P<unit>[smh])?)?"
-    r"(?:.*?\bas\s+(?P<fault>[A-Za-z0-9_.:-]+))?\s*$"
-)
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0}
+from streams import alerts
 
 
 @dataclass(frozen=True)
@@ -31,14 +25,11 @@ class RuleSpec:
 
 
 def parse_rule(text: str) -> RuleSpec:
-    """Parse the subset of the rule grammar the simulator needs; ValueError if unusable."""
-    m = _RULE.match(text)
-    if m is None:
-        raise ValueError(f"cannot parse rule {text!r}")
-    above = m["op"].startswith(">")
-    for_s = float(m["for"]) * _UNIT_S[m["unit"] or "s"] if m["for"] else 0.0
-    fault = m["fault"] or f"{m['metric']}_{'high' if above else 'low'}"
-    return RuleSpec(text, m["metric"], above, float(m["value"]), for_s, fault)
+    """The parts of ``text`` a fault needs, by the stream workers' own parser
+    (``streams.alerts.parse_rule``); ValueError if it does not parse."""
+    rule = alerts.parse_rule(text)
+    return RuleSpec(text, rule.metric, rule.op.startswith(">"), rule.threshold, rule.for_s,
+                    rule.fault_type)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
@@ -14,25 +13,17 @@ from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Skill
 from models.fault_models import FaultModelName
+from streams.alerts import RuleSyntaxError, parse_rule
 
 router = APIRouter(prefix="/api/v1/asset-models", tags=["assets"])
 
-# The rule grammar the stream workers use (streams/alerts.py), checked at the door.
-_NUM = r"-?\d+(?:\.\d+)?"
-_DUR = rf"{_NUM}\s*(?:s|m|h)?"
-RULE_RE = re.compile(
-    rf"^\s*[A-Za-z0-9_./:-]{{1,64}}\s*(?:>=|<=|>|<)\s*{_NUM}"
-    rf"(?:\s+for\s+{_DUR})?(?:\s+clear\s+at\s+{_NUM})?(?:\s+after\s+{_DUR})?"
-    rf"(?:\s+severity\s+(?:info|warning|major|critical))?(?:\s+as\s+[A-Za-z0-9_.:-]{{1,64}})?\s*$"
-)
-
-
 def check_rules(rules: list[str] | None) -> list[str] | None:
+    """Rules are parsed at the door by the stream workers' own parser."""
     for rule in rules or ():
-        if not RULE_RE.match(rule):
-            raise ValueError(
-                f"cannot parse rule {rule[:80]!r}; expected e.g. 'temperature > 90 for 60s'"
-            )
+        try:
+            parse_rule(rule)
+        except RuleSyntaxError as exc:
+            raise ValueError(f"{exc}; expected e.g. 'temperature > 90 for 60s'") from None
     return rules
 
 
