@@ -60,3 +60,11 @@ async def guarded(stage: Callable[[list[M]], Awaitable[None]], batch: list[M],
         for item in batch:
             await dead_letter(source_topic, encode(item),
                               f"internal: {stage.__name__}: {type(exc).__name__}: {exc}")
+
+
+async def run_stages(model: type[M], source_topic: str, values: Sequence[bytes | None],
+                     stages: Sequence[Callable[[list[M]], Awaitable[None]]]) -> None:
+    """Decode a batch once, then run each stage on it in order (each one ``guarded``)."""
+    batch = await decode_or_dead_letter(model, source_topic, values)
+    for stage in stages:
+        await guarded(stage, batch, source_topic)

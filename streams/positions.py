@@ -15,12 +15,11 @@ import faust
 
 from models.messages import Position
 from stack.settings import get_settings
-from store.db import retry_db
 from store.telemetry import copy_positions
 from streams.app import app, topic
 from streams.checkins import detect_checkins
-from streams.context import db_pool
-from streams.deadletter import decode_or_dead_letter, guarded
+from streams.context import write_batch
+from streams.deadletter import run_stages
 from streams.etas import track_etas
 
 log = logging.getLogger("fieldflow.streams.positions")
@@ -29,19 +28,12 @@ _s = get_settings()
 
 
 async def persist_positions(batch: list[Position]) -> None:
-    pool = await db_pool()
-
-    async def write() -> int:
-        async with pool.connection() as conn:
-            return await copy_positions(conn, batch)
-
-    await retry_db(write, what="persist_positions", log=log)
+    await write_batch(copy_positions, batch, what="persist_positions", log=log)
 
 
 @app.agent(positions_topic)
 async def process_positions(stream: faust.StreamT[bytes]) -> None:
     async for values in stream.take(_s.worker_batch_size, within=_s.worker_batch_seconds):
-        batch = await decode_or_dead_letter(Position, "telemetry.positions", values)
         # ETAs first: a batch that checks an engineer in still updates the ETA up to arrival.
-        for stage in (persist_positions, track_etas, detect_checkins):
-            await guarded(stage, batch, "telemetry.positions")
+        await run_stages(Position, "telemetry.positions", values,
+                         (persist_positions, track_etas, detect_checkins))

@@ -21,12 +21,11 @@ from confluent_kafka import Consumer, KafkaException
 
 from models.messages import Reading
 from stack.settings import get_settings
-from store.db import retry_db
 from store.telemetry import copy_readings
 from streams.alerting import raise_alerts
 from streams.app import app
-from streams.context import db_pool
-from streams.deadletter import decode_or_dead_letter, guarded
+from streams.context import write_batch
+from streams.deadletter import run_stages
 from streams.predictions import has_pending, predict_failures, predictor
 from streams.timers import keep_running
 
@@ -37,20 +36,12 @@ _s = get_settings()
 
 
 async def persist_readings(batch: list[Reading]) -> None:
-    pool = await db_pool()
-
-    async def write() -> int:
-        async with pool.connection() as conn:
-            return await copy_readings(conn, batch)
-
-    await retry_db(write, what="persist_readings", log=log)
+    await write_batch(copy_readings, batch, what="persist_readings", log=log)
 
 
 async def process_readings(values: list[bytes | None]) -> None:
     """One batch of raw records through every stage (bad records are dead-lettered)."""
-    batch = await decode_or_dead_letter(Reading, TOPIC, values)
-    for stage in (persist_readings, raise_alerts, predict_failures):
-        await guarded(stage, batch, TOPIC)
+    await run_stages(Reading, TOPIC, values, (persist_readings, raise_alerts, predict_failures))
 
 
 def _consumer() -> Consumer:
