@@ -116,7 +116,9 @@ class PacketReader:
     are returned. Partial packets wait for the next ``feed``."""
 
     def __init__(self, max_packet: int = MAX_PACKET) -> None:
-        self._buf = b""
+        # A bytearray: a large packet arriving in many reads is appended (amortised O(1))
+        # instead of re-copied on every read.
+        self._buf = bytearray()
         self.max_packet = max_packet
 
     @property
@@ -124,8 +126,8 @@ class PacketReader:
         return len(self._buf)
 
     def feed(self, data: bytes, on_publish: MessageHandler) -> list[Control]:
-        buf = self._buf + data if self._buf else data
-        self._buf = b""
+        buf = self._buf
+        buf += data
         size = len(buf)
         pos = 0
         controls: list[Control] = []
@@ -163,12 +165,12 @@ class PacketReader:
                         raise ProtocolError("malformed PUBLISH")
                     pos = end
                     on_publish(buf[i + 2 : start].decode("utf-8", "replace"),
-                               buf[body_at:end], qos, mid)
+                               bytes(buf[body_at:end]), qos, mid)
                 else:
-                    controls.append(Control(first >> 4, buf[i:end]))
+                    controls.append(Control(first >> 4, bytes(buf[i:end])))
                     pos = end
         finally:
-            self._buf = buf[pos:]
+            del buf[:pos]
         return controls
 
 
