@@ -28,14 +28,21 @@ __all__ = ["MAX_PAYLOAD_BYTES", "parse_position", "parse_reading"]
 
 
 _known_names: set[str] = set()  # metric names that passed the pattern (bounded below)
-# Position fields: payload key, model field, inclusive range (the model's bounds).
-_POSITION_FIELDS = (
-    ("lat", "lat", -90.0, 90.0),
-    ("lon", "lon", -180.0, 180.0),
-    ("acc", "accuracy_m", 0.0, 100_000.0),
-    ("spd", "speed_mps", 0.0, 400.0),
-    ("hdg", "heading", 0.0, 360.0),
-    ("batt", "battery", 0.0, 100.0),
+
+
+def _bounds(field: str) -> tuple[float, float]:
+    """The inclusive range the ``Position`` model sets on ``field`` (its ge/le)."""
+    meta = Position.model_fields[field].metadata
+    low = next(m.ge for m in meta if hasattr(m, "ge"))
+    high = next(m.le for m in meta if hasattr(m, "le"))
+    return float(low), float(high)
+
+
+# Position fields: payload key, model field, and the model's own inclusive range.
+_POSITION_FIELDS = tuple(
+    (key, field, *_bounds(field))
+    for key, field in (("lat", "lat"), ("lon", "lon"), ("acc", "accuracy_m"),
+                       ("spd", "speed_mps"), ("hdg", "heading"), ("batt", "battery"))
 )
 
 
