@@ -29,8 +29,8 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from ingest.metrics import BridgeMetrics
 from ingest.mqtt_wire import Session
-from ingest.router import SUBSCRIPTIONS, Router
-from ingest.routing import TOPIC_DEADLETTER, Outgoing, RejectKind, dead_letter
+from ingest.router import SUBSCRIPTIONS, Router, RouteResult, rejection
+from ingest.routing import TOPIC_DEADLETTER, Outgoing, RejectKind
 from models.codec import encode
 from models.timeutil import now_ms
 
@@ -125,13 +125,12 @@ class Bridge:
         self.metrics.received.inc()
         received = now_ms()
         try:
-            records = self._records(topic, payload, received)
+            records = self._records(self.router.route(topic, payload, received))
         except Exception as exc:  # a bug costs this message (dead-lettered), not the loop
             log.exception("bridge: unexpected error on a message from %r", topic[:200])
-            self.metrics.dead_lettered(RejectKind.INTERNAL.value)
-            letter = dead_letter(topic, payload, f"internal: {type(exc).__name__}: {exc}",
-                                 received)
-            records = [Outgoing(TOPIC_DEADLETTER, topic[:256], encode(letter))]
+            records = self._records(rejection(
+                topic, payload, f"internal: {type(exc).__name__}: {exc}",
+                kind=RejectKind.INTERNAL, received_at=received, commands=[]))
         pending = _Pending(mid, qos, len(records), time.monotonic())
         if not records:
             self._done.append(pending)
@@ -139,10 +138,9 @@ class Bridge:
         for rec in records:
             self._produce(rec, pending)
 
-    def _records(self, topic: str, payload: bytes, received: int) -> list[Outgoing]:
-        """The Kafka records for one MQTT message (its dead letter included); publishes
-        the router's MQTT commands (Sparkplug rebirth requests)."""
-        result = self.router.route(topic, payload, received)
+    def _records(self, result: RouteResult) -> list[Outgoing]:
+        """The Kafka records of one routed MQTT message (its dead letter included);
+        publishes the router's MQTT commands (Sparkplug rebirth requests)."""
         for cmd_topic, cmd_payload in result.commands:
             self.session.publish(cmd_topic, cmd_payload)
         if result.dead is None:

@@ -93,13 +93,13 @@ class Router:
                 self._check_clock(result.records, received_at)
                 return result
             except Rejected as exc:
-                return _dead(
+                return rejection(
                     topic, data, str(exc), kind=exc.kind, received_at=received_at,
                     commands=commands,
                 )
         except Exception as exc:  # a bug must cost one message, never the bridge
             reason = f"internal: {type(exc).__name__}: {exc}"
-            return _dead(
+            return rejection(
                 topic, payload, reason, kind=RejectKind.INTERNAL, received_at=received_at,
                 commands=commands,
             )
@@ -149,7 +149,7 @@ class Router:
             raise Rejected(f"rate limited: {key} is over its rate", RejectKind.RATE_LIMITED)
 
 
-def _dead(
+def rejection(
     topic: object,
     payload: object,
     reason: str,
