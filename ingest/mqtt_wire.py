@@ -243,11 +243,14 @@ class Session:
         now = time.monotonic()
         if now - self._last_recv > self.keepalive * 1.5:
             log.warning("MQTT broker silent for %.0f s; reconnecting", now - self._last_recv)
-            with self._lock:
-                if self._sock is not None:
-                    self._drop(self._sock)
+            self._drop_current()
         elif now - self._last_send > self.keepalive / 2:
             self.send(_PINGREQ)
+
+    def _drop_current(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._drop(self._sock)
 
     def _drop(self, sock: socket.socket) -> None:
         """Close ``sock`` (lock held); the reader thread notices and reconnects."""
@@ -266,9 +269,7 @@ class Session:
     def stop(self) -> None:
         self._stop.set()
         self.send(_DISCONNECT)
-        with self._lock:
-            if self._sock is not None:
-                self._drop(self._sock)
+        self._drop_current()
         if self._thread is not None:
             self._thread.join(5)
 
