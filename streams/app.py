@@ -11,6 +11,10 @@ import faust
 
 from stack.settings import TOPICS, Settings, get_settings
 
+# Long enough for a slow batch under overload: with 10 s a lagging worker left its group
+# and aiokafka never rejoined (seen in bench streams). The readings consumer uses it too.
+MAX_POLL_INTERVAL_S = 300
+
 
 def create_app(settings: Settings | None = None) -> faust.App:
     s = settings or get_settings()
@@ -25,9 +29,7 @@ def create_app(settings: Settings | None = None) -> faust.App:
         topic_replication_factor=1,
         broker_session_timeout=6,
         broker_heartbeat_interval=2,
-        # Long enough for a slow batch under overload: with 10 s a lagging worker left its
-        # group and aiokafka never rejoined (seen in bench streams).
-        broker_max_poll_interval=300,
+        broker_max_poll_interval=MAX_POLL_INTERVAL_S,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         stream_wait_empty=False,

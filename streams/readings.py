@@ -23,7 +23,7 @@ from models.messages import Reading
 from stack.settings import get_settings
 from store.telemetry import copy_readings
 from streams.alerting import raise_alerts
-from streams.app import app
+from streams.app import MAX_POLL_INTERVAL_S, app
 from streams.context import write_batch
 from streams.deadletter import run_stages
 from streams.predictions import has_pending, predict_failures, predictor
@@ -51,7 +51,7 @@ def _consumer() -> Consumer:
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "session.timeout.ms": 10_000,  # a dead worker's partitions move on in seconds
-        "max.poll.interval.ms": 300_000,  # as faust's: a slow batch under overload
+        "max.poll.interval.ms": MAX_POLL_INTERVAL_S * 1000,  # as faust's
     })
     consumer.subscribe([TOPIC])
     return consumer
