@@ -45,6 +45,7 @@ class CoreProblem:
     breaks: Mapping[int, tuple[int, int, int]] = field(default_factory=dict)
     chains: Mapping[int, Sequence[int]] = field(default_factory=dict)
     soft_due: Mapping[int, tuple[int, int]] = field(default_factory=dict)
+    precedences: Sequence[tuple[int, int]] = ()  # (a, b): same vehicle, a served first
     relaxed: frozenset[int] = frozenset()
     inactive: frozenset[int] = frozenset()
 
@@ -78,6 +79,11 @@ class SearchConfig:
     # hardest Solomon instances at 30 s (R107, RC103, R110, RC208: mean gap 5.57% -> 3.24%;
     # 0.05, 0.6 and 1.0 were worse; one run each): see docs/dispatch.md.
     gls_lambda: float | None = 0.3
+    # Pick local-search operators by a multi-armed bandit (the ones that have been
+    # improving the solution lately) instead of cycling through all of them in a fixed
+    # order. On the 12 hardest Solomon instances at 15 s: mean gap 6.27% -> 3.19%; at
+    # 30 s 4.32% -> 2.87% (see docs/dispatch.md).
+    bandit: bool = True
 
 
 def search_parameters(cfg: SearchConfig) -> pywrapcp.RoutingSearchParameters:
@@ -92,6 +98,7 @@ def search_parameters(cfg: SearchConfig) -> pywrapcp.RoutingSearchParameters:
         params.solution_limit = cfg.solution_limit
     if cfg.gls_lambda is not None:
         params.guided_local_search_lambda_coefficient = cfg.gls_lambda
+    params.use_multi_armed_bandit_concatenate_operators = cfg.bandit
     return params
 
 
@@ -153,6 +160,11 @@ def _build(p: CoreProblem) -> tuple[pywrapcp.RoutingIndexManager, pywrapcp.Routi
             index = manager.NodeToIndex(node)
             solver.Add(routing.NextVar(prev) == index)
             prev = index
+    for a, b in p.precedences:
+        ia, ib = manager.NodeToIndex(a), manager.NodeToIndex(b)
+        routing.AddPickupAndDelivery(ia, ib)
+        solver.Add(routing.VehicleVar(ia) == routing.VehicleVar(ib))
+        solver.Add(time_dim.CumulVar(ia) <= time_dim.CumulVar(ib))
     intervals: list[pywrapcp.IntervalVar] = []
     if p.breaks:
         visit_transits = [0] * routing.Size()
