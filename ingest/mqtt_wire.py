@@ -210,6 +210,8 @@ class Session:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._last_send = self._last_recv = time.monotonic()
+        # True while on_message runs: a reader held up by backpressure is not a silent broker
+        self._handling = False
         self._thread: threading.Thread | None = None
 
     # -- sending (any thread) -------------------------------------------------
@@ -237,11 +239,12 @@ class Session:
 
     def tick(self) -> None:
         """Keepalive: ping when nothing was sent for half the keepalive; drop the
-        connection when the broker was silent for 1.5 keepalives (call often)."""
+        connection when the broker was silent for 1.5 keepalives while the reader was
+        waiting for it (not while ``on_message`` held it up) (call often)."""
         if self._sock is None:
             return
         now = time.monotonic()
-        if now - self._last_recv > self.keepalive * 1.5:
+        if not self._handling and now - self._last_recv > self.keepalive * 1.5:
             log.warning("MQTT broker silent for %.0f s; reconnecting", now - self._last_recv)
             self._drop_current()
         elif now - self._last_send > self.keepalive / 2:
@@ -362,7 +365,11 @@ class Session:
                 continue
             if not data:
                 raise ConnectionError("broker closed the connection")
-            self._last_recv = time.monotonic()
-            for packet in reader.feed(data, handle):
-                if packet.kind not in (PINGRESP, SUBACK):
-                    log.debug("MQTT: ignoring packet type %d", packet.kind)
+            self._handling = True
+            try:
+                for packet in reader.feed(data, handle):
+                    if packet.kind not in (PINGRESP, SUBACK):
+                        log.debug("MQTT: ignoring packet type %d", packet.kind)
+            finally:
+                self._last_recv = time.monotonic()  # silence counts from reading again
+                self._handling = False

@@ -7,6 +7,8 @@ PUBLISHes (topic, payload, QoS, packet id), in order, and the same control packe
 from __future__ import annotations
 
 import itertools
+import socket
+import time
 
 import pytest
 from hypothesis import given
@@ -18,6 +20,7 @@ from ingest.mqtt_wire import (
     SUBACK,
     PacketReader,
     ProtocolError,
+    Session,
     connect_packet,
     puback_packets,
     publish_packet,
@@ -101,3 +104,18 @@ def test_malformed_packets_raise_protocol_errors() -> None:
 def test_connack_is_returned_as_a_control_packet() -> None:
     [ctl] = PacketReader().feed(b"\x20\x02\x00\x05", lambda *a: None)
     assert (ctl.kind, ctl.body) == (CONNACK, b"\x00\x05")
+
+
+def test_keepalive_drops_a_silent_broker_but_not_a_reader_held_up_by_backpressure() -> None:
+    ours, theirs = socket.socketpair()
+    with theirs:
+        s = Session("127.0.0.1", 1, "c", [], lambda *a: None, keepalive=10)
+        s._sock = ours
+        s._last_send = s._last_recv = time.monotonic() - 60  # a minute without a byte
+        s._handling = True  # on_message blocked on a full Kafka queue: not read, not silent
+        s.tick()
+        assert s._sock is ours
+        assert theirs.recv(2) == b"\xc0\x00"  # still pinging the broker meanwhile
+        s._handling = False  # back to waiting on the broker, which says nothing
+        s.tick()
+        assert s._sock is None
