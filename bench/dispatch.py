@@ -22,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from dispatch.assign import rank_candidates
+from dispatch.core import SearchConfig
 from dispatch.solomon import SCALE, SolomonInstance, load, solve_instance, validate
 from dispatch.synthetic import make_city
 from models.travel import TravelModel
@@ -56,9 +57,9 @@ def pyvrp_distance(inst: SolomonInstance, time_limit_s: float) -> float | None:
 
 
 def run_instance(path: Path, bks: dict[str, float], time_limit: float,
-                 use_pyvrp: bool) -> dict[str, Any]:
+                 use_pyvrp: bool, search: SearchConfig | None = None) -> dict[str, Any]:
     inst = load(path)
-    sol = solve_instance(inst, time_limit_s=time_limit)
+    sol = solve_instance(inst, time_limit_s=time_limit, search=search)
     errors = validate(inst, sol.routes)
     if errors:
         raise RuntimeError(f"{inst.name}: invalid solution: {errors[:3]}")
@@ -126,7 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1,
                     help="instances solved side by side, one process each (each solver is "
                          "single-threaded: keep jobs <= idle cores so each gets a whole core)")
+    ap.add_argument("--gls-lambda", type=float, default=SearchConfig.gls_lambda,
+                    help="guided local search penalty coefficient (to compare tunings)")
+    ap.add_argument("--then-lambdas", default=",".join(map(str, SearchConfig.then_lambdas)),
+                    help="penalty weights the search continues with from its best solution, "
+                         "comma-separated ('' for one search over the whole time limit)")
+    ap.add_argument("--bandit", action="store_true",
+                    help="pick local-search operators by a multi-armed bandit instead of in a "
+                         "fixed order (to compare tunings)")
     args = ap.parse_args(argv)
+    search = SearchConfig(gls_lambda=args.gls_lambda, bandit=args.bandit,
+                          then_lambdas=tuple(float(x) for x in args.then_lambdas.split(",")
+                                             if x.strip()))
 
     inst_dir = args.data_dir / "instances"
     if args.instances:
@@ -149,14 +161,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_instance, p, bks, args.time_limit, use_pyvrp)
+            futures = [pool.submit(run_instance, p, bks, args.time_limit, use_pyvrp, search)
                        for p in paths]
             for _ in tqdm(as_completed(futures), total=len(futures), desc="solomon",
                           unit="inst"):
                 pass
             rows = [f.result() for f in futures]
     else:
-        rows = [run_instance(p, bks, args.time_limit, use_pyvrp)
+        rows = [run_instance(p, bks, args.time_limit, use_pyvrp, search)
                 for p in tqdm(paths, desc="solomon", unit="inst")]
     print(f"{'instance':9} {'dist':>8} {'veh':>4} {'bks':>8} {'gap%':>6} {'pyvrp':>8} "
           f"{'ours/pyvrp':>10}")
@@ -167,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['gap_pct']:6.2f} {pv:>8} {ratio:>10}")
     result: dict[str, Any] = {
         "time_limit_s": args.time_limit,
+        "search": {"gls_lambda": search.gls_lambda, "then_lambdas": search.then_lambdas,
+                   "bandit": search.bandit},
         "jobs": args.jobs,
         "instances": rows,
         "mean_gap_pct": _mean([r["gap_pct"] for r in rows]),

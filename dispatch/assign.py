@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from dispatch.core import CoreProblem, SearchConfig, solve
 from dispatch.routecost import Leg, Schedule, best_insertion, fmt_min, schedule
-from dispatch.types import Candidate, Depot, Engineer, Visit
+from dispatch.types import PICKUP_S, Candidate, Depot, Engineer, Visit, is_order, pickup_for
 from models.travel import TravelTimes
 from models.workorder import Priority
 
@@ -29,7 +29,6 @@ URGENCY: dict[Priority, float] = {Priority.P1: 1.0, Priority.P2: 0.5, Priority.P
                                   Priority.P4: 0.1}
 SLA_LATE_WEIGHT = 10.0
 PREEMPT_PENALTY_S = 1800.0
-PICKUP_S = 600
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,15 @@ def rank_candidates(order: Visit, engineers: Sequence[Engineer],
     return sorted(refined + rest, key=lambda c: c.score)[: opt.max_candidates]
 
 
+def missing_parts(parts: Mapping[str, int], van: Mapping[str, int]) -> dict[str, int]:
+    """What a van holding ``van`` lacks of ``parts`` (to collect at a depot)."""
+    return {p: q - van.get(p, 0) for p, q in parts.items() if van.get(p, 0) < q}
+
+
 def supplying_depots(e: Engineer, order: Visit, depots: Sequence[Depot]) -> list[Depot]:
     """The depots holding, with what ``e``'s van carries, every part ``order`` needs."""
-    return [d for d in depots if all(
-        d.stock.get(p, 0) + e.van_stock.get(p, 0) >= q for p, q in order.parts.items())]
+    need = missing_parts(order.parts, e.van_stock)
+    return [d for d in depots if all(d.stock.get(p, 0) >= q for p, q in need.items())]
 
 
 def _nearest_depot(e: Engineer, order: Visit, depots: Sequence[Depot],
@@ -137,7 +141,7 @@ def _candidate(order: Visit, e: Engineer, ins: Schedule, base: Schedule, *, leg:
         score += PREEMPT_PENALTY_S
         reasons.append(f"pre-empts P4 order {preempts} (not yet en route)")
     return Candidate(e.id, round(score, 1), direct, added, eta, tuple(reasons),
-                     tuple(v for v in ins.order if not v.startswith("depot:")),
+                     tuple(v for v in ins.order if is_order(v)),
                      preempts, depot.id.removeprefix("depot:") if depot else None)
 
 
@@ -159,6 +163,9 @@ def _refine(c: Candidate, base: Schedule, e: Engineer, order: Visit,
     matrix = [[0 if i == j else round(travel.seconds(a, b)) for j, b in enumerate(points)]
               for i, a in enumerate(points)]
     chain = [i for i, v in enumerate(stops) if v.is_frozen or v is depot]
+    at = {v.id: i for i, v in enumerate(stops)}
+    before = [(i, at[o]) for i, v in enumerate(stops)
+              if (o := pickup_for(v.id)) is not None and o in at and i not in chain]
     lunch = {} if e.lunch is None or max(e.lunch.earliest_s, t0) > e.lunch.latest_s else {
         0: (max(e.lunch.earliest_s, t0), e.lunch.latest_s, e.lunch.duration_s)}
     # Past every window: a cumul outside the horizon fails the model instead of the route.
@@ -167,7 +174,7 @@ def _refine(c: Candidate, base: Schedule, e: Engineer, order: Visit,
         travel=matrix, service=[v.service_s for v in stops] + [0, 0],
         windows=[(v.window_start_s, v.window_end_s) for v in stops] + [(0, horizon)] * 2,
         starts=[n], ends=[n + 1], vehicle_windows=[(t0, max(t0, e.shift_end_s))],
-        horizon=horizon, breaks=lunch, chains={0: chain},
+        horizon=horizon, breaks=lunch, chains={0: chain}, precedences=before,
         relaxed=frozenset(i for i, v in enumerate(stops) if v.is_frozen))
     sol = solve(core, SearchConfig(opt.or_time_limit_s, "PATH_CHEAPEST_ARC", "AUTOMATIC"))
     if sol is None:
@@ -181,7 +188,7 @@ def _refine(c: Candidate, base: Schedule, e: Engineer, order: Visit,
     delta = (added - c.insertion_cost_s) + URGENCY[order.priority] * (eta - c.eta_s)
     reasons = tuple(_driving(added, " with the route re-sequenced")
                     if r.startswith(("adds ", "saves ")) else r for r in c.reasons)
-    order_ids = tuple(stops[i].id for i in sol.routes[0] if stops[i] is not depot)
+    order_ids = tuple(stops[i].id for i in sol.routes[0] if is_order(stops[i].id))
     return replace(c, score=round(c.score + delta, 1), insertion_cost_s=added, eta_s=eta,
                    route=order_ids, reasons=reasons)
 

@@ -18,7 +18,7 @@ Conventions:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
@@ -46,6 +46,16 @@ class CoreProblem:
     chains: Mapping[int, Sequence[int]] = field(default_factory=dict)
     soft_due: Mapping[int, tuple[int, int]] = field(default_factory=dict)
     precedences: Sequence[tuple[int, int]] = ()  # (a, b): same vehicle, a served first
+    # Stock carried along a route, one entry per kind: (change at each node: negative
+    # uses, positive collects; stock of each vehicle at its start). Never below zero.
+    stocks: Sequence[tuple[Sequence[int], Sequence[int]]] = ()
+    # Optional nodes offered as alternatives: at most one of each group is visited, at no
+    # penalty when none is.
+    optional_groups: Sequence[Sequence[int]] = ()
+    # (helper, served): a visited helper is on the vehicle of ``served``, before it.
+    helpers: Sequence[tuple[int, int]] = ()
+    # (terms, bound): sum of weight over the visited nodes of terms (node, weight) <= bound.
+    limits: Sequence[tuple[Sequence[tuple[int, int]], int]] = ()
     relaxed: frozenset[int] = frozenset()
     inactive: frozenset[int] = frozenset()
 
@@ -79,11 +89,13 @@ class SearchConfig:
     # hardest Solomon instances at 30 s (R107, RC103, R110, RC208: mean gap 5.57% -> 3.24%;
     # 0.05, 0.6 and 1.0 were worse; one run each): see docs/dispatch.md.
     gls_lambda: float | None = 0.3
-    # Pick local-search operators by a multi-armed bandit (the ones that have been
-    # improving the solution lately) instead of cycling through all of them in a fixed
-    # order. On the 12 hardest Solomon instances at 15 s: mean gap 6.27% -> 3.19%; at
-    # 30 s 4.32% -> 2.87% (see docs/dispatch.md).
-    bandit: bool = True
+    # After the first share of the time limit, continue from the best solution found with
+    # each of these penalty weights in turn (the time split equally): fresh penalties move
+    # a search that stalled in one valley (see docs/dispatch.md).
+    then_lambdas: tuple[float, ...] = (0.6, 0.1)
+    # Pick local-search operators by a multi-armed bandit instead of in a fixed order
+    # (off: over all 56 Solomon instances it did not help; see docs/dispatch.md).
+    bandit: bool = False
 
 
 def search_parameters(cfg: SearchConfig) -> pywrapcp.RoutingSearchParameters:
@@ -160,6 +172,24 @@ def _build(p: CoreProblem) -> tuple[pywrapcp.RoutingIndexManager, pywrapcp.Routi
             index = manager.NodeToIndex(node)
             solver.Add(routing.NextVar(prev) == index)
             prev = index
+    for k, (delta, at_start) in enumerate(p.stocks):
+        top = sum(d for d in delta if d > 0) + max(at_start, default=0)
+        cb = routing.RegisterUnaryTransitVector([int(d) for d in delta])
+        routing.AddDimension(cb, 0, top, False, f"stock{k}")
+        stock = routing.GetDimensionOrDie(f"stock{k}")
+        for v, held in enumerate(at_start):
+            stock.CumulVar(routing.Start(v)).SetValue(int(held))
+    for group in p.optional_groups:
+        routing.AddDisjunction([manager.NodeToIndex(n) for n in group], 0, 1)
+    for helper, served in p.helpers:
+        ih, iv = manager.NodeToIndex(helper), manager.NodeToIndex(served)
+        # inactive: vehicle -1; active: the served node's vehicle, and no later than it
+        solver.Add(routing.VehicleVar(ih)
+                   == routing.ActiveVar(ih) * (routing.VehicleVar(iv) + 1) - 1)
+        solver.Add(time_dim.CumulVar(ih) <= time_dim.CumulVar(iv))
+    for terms, bound in p.limits:
+        solver.Add(solver.Sum([routing.ActiveVar(manager.NodeToIndex(n)) * int(w)
+                               for n, w in terms]) <= int(bound))
     for a, b in p.precedences:
         ia, ib = manager.NodeToIndex(a), manager.NodeToIndex(b)
         routing.AddPickupAndDelivery(ia, ib)
@@ -180,7 +210,14 @@ def _build(p: CoreProblem) -> tuple[pywrapcp.RoutingIndexManager, pywrapcp.Routi
 def solve(p: CoreProblem, cfg: SearchConfig) -> CoreSolution | None:
     """Solve ``p``; ``None`` when no feasible solution was found in the limit."""
     manager, routing, time_dim, intervals = _build(p)
-    solution = routing.SolveWithParameters(search_parameters(cfg))
+    first = replace(cfg, time_limit_s=cfg.time_limit_s / (1 + len(cfg.then_lambdas)))
+    solution = routing.SolveWithParameters(search_parameters(first))
+    for weight in cfg.then_lambdas if cfg.metaheuristic == "GUIDED_LOCAL_SEARCH" else ():
+        if solution is None:
+            break
+        # a guided local search returns the best it saw, so never worse than its start
+        solution = routing.SolveFromAssignmentWithParameters(
+            solution, search_parameters(replace(first, gls_lambda=weight))) or solution
     if solution is None:
         return None
     routes: list[tuple[int, ...]] = []

@@ -13,7 +13,7 @@ import itertools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dispatch.core import CoreProblem, SearchConfig, solve
@@ -109,15 +109,11 @@ def to_core(inst: SolomonInstance) -> CoreProblem:
     )
 
 
-def solve_instance(
-    inst: SolomonInstance,
-    time_limit_s: float = 30.0,
-    first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
-    metaheuristic: str = "GUIDED_LOCAL_SEARCH",
-    gls_lambda: float | None = SearchConfig.gls_lambda,
-) -> SolomonSolution:
-    """Minimise total truncated distance; raises ``RuntimeError`` if nothing feasible."""
-    cfg = SearchConfig(time_limit_s, first_solution, metaheuristic, gls_lambda=gls_lambda)
+def solve_instance(inst: SolomonInstance, time_limit_s: float = 30.0,
+                   search: SearchConfig | None = None) -> SolomonSolution:
+    """Minimise total truncated distance with ``search`` (default: ``SearchConfig``'s
+    tuning) for ``time_limit_s``; raises ``RuntimeError`` if nothing feasible."""
+    cfg = replace(search or SearchConfig(), time_limit_s=time_limit_s)
     sol = solve(to_core(inst), cfg)
     if sol is None or sol.dropped:
         raise RuntimeError(f"{inst.name}: no feasible solution in {time_limit_s} s")

@@ -87,6 +87,20 @@ class Visit:
         return self.frozen or self.status in FROZEN_STATUSES
 
 
+PICKUP = "pickup:"  # id prefix of a booked depot pickup on a route: "pickup:<order id>"
+PICKUP_S = 600  # time to collect parts at a depot
+
+
+def pickup_for(visit_id: str) -> str | None:
+    """The order a booked pickup stop serves (None for any other stop)."""
+    return visit_id.removeprefix(PICKUP) if visit_id.startswith(PICKUP) else None
+
+
+def is_order(visit_id: str) -> bool:
+    """False for the depot stops dispatch adds to a route (a booked pickup, a detour)."""
+    return not visit_id.startswith((PICKUP, "depot:"))
+
+
 @dataclass(frozen=True)
 class Depot:
     """A parts store an engineer can detour through to collect missing parts."""
@@ -147,10 +161,13 @@ class Route:
 
 @dataclass(frozen=True)
 class Plan:
-    """Routes per engineer id and the unassigned orders with the reason for each."""
+    """Routes per engineer id and the unassigned orders with the reason for each; the
+    depot each visit's parts are collected at, for visits with a pickup stop
+    (``pickup:<visit id>``, on the same route before the visit)."""
 
     routes: Mapping[str, Route]
     unassigned: Mapping[str, str]
+    pickups: Mapping[str, str] = field(default_factory=dict)
 
     def engineer_of(self, visit_id: str) -> str | None:
         for eid, route in self.routes.items():

@@ -122,7 +122,7 @@ async def dispatch_round(
             if not candidates:
                 report.unassignable[job.order_id] = why_nobody(
                     visit, pool_for(visit.id, picture.engineers), picture.now_s, skip,
-                    picture.depots)
+                    picture.depots_for(visit.id))
                 continue
             best = candidates[0]
             touched = True

@@ -25,8 +25,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from pydantic import BaseModel
 
-from dispatch.assign import fmt_clock, rank_candidates, supplying_depots
-from dispatch.types import DAY_S, Candidate, Depot, Engineer, Visit
+from dispatch.assign import fmt_clock, missing_parts, rank_candidates, supplying_depots
+from dispatch.types import DAY_S, PICKUP, Candidate, Depot, Engineer, Visit
 from models.travel import TravelModel, TravelTimes
 from models.workorder import DomainError, Priority, Status
 from services.picture import (
@@ -80,8 +80,10 @@ def ensure_assignable(order: Mapping[str, Any]) -> None:
 def pool_for(order_id: str, engineers: Iterable[Engineer],
              exclude: frozenset[str] = frozenset()) -> list[Engineer]:
     """The engineers to rank ``order_id`` against: minus ``exclude``, and with the order
-    itself taken off any route (re-dispatching an order that is already assigned)."""
-    return [replace(e, route=tuple(i for i in e.route if i != order_id))
+    itself (and its booked pickup) taken off any route (re-dispatching an order that is
+    already assigned)."""
+    gone = {order_id, PICKUP + order_id}
+    return [replace(e, route=tuple(i for i in e.route if i not in gone))
             if order_id in e.route else e for e in engineers if e.id not in exclude]
 
 
@@ -160,7 +162,7 @@ async def rank_in(picture: Picture, order: Visit, travel: TravelTimes,
     pool = pool_for(order.id, picture.engineers, exclude)
     return await asyncio.to_thread(
         rank_candidates, order, pool, picture.visits, travel, now_s=picture.now_s,
-        depots=picture.depots)
+        depots=picture.depots_for(order.id))
 
 
 async def rank_for_order(
@@ -180,6 +182,37 @@ async def rank_for_order(
                          travel or TravelModel(), exclude)
 
 
+async def book_pickup(conn: AsyncConnection[Any], order: Mapping[str, Any], engineer_id: str,
+                      depot_id: str) -> tuple[str, dict[str, int]] | None:
+    """The pickup at ``depot_id`` of the parts ``order`` needs that ``engineer_id``'s van
+    lacks, checked against what the depot has free (bookings of other orders counted out);
+    raises :class:`Changed` when it no longer has them. Locks the depot's stock rows until
+    the caller's transaction ends, so two orders cannot both count on the last unit; the
+    assignment (``transition_order(pickup=...)``) stores the booking. None when the van
+    has everything."""
+    parts = {k: int(v) for k, v in (order["required_parts"] or {}).items()}
+    van = {r["part_id"]: int(r["qty"]) for r in await fetch_rows(
+        conn, "SELECT part_id, qty FROM van_stock WHERE engineer_id = %s AND part_id = ANY(%s)",
+        (engineer_id, list(parts)))}
+    need = missing_parts(parts, van)
+    if not need:
+        return None
+    free = {r["part_id"]: int(r["qty"]) for r in await fetch_rows(
+        conn, "SELECT part_id, qty FROM depot_stock WHERE depot_id = %s AND part_id = ANY(%s)"
+        " ORDER BY part_id FOR UPDATE", (depot_id, list(need)))}
+    own = (order["pickup_parts"] or {}) if order["pickup_depot_id"] == depot_id else {}
+    for r in await fetch_rows(conn, "SELECT part_id, qty FROM depot_reserved"
+                              " WHERE depot_id = %s AND part_id = ANY(%s)",
+                              (depot_id, list(need))):
+        free[r["part_id"]] = free.get(r["part_id"], 0) - int(r["qty"]) + own.get(
+            r["part_id"], 0)
+    short = {p: q for p, q in need.items() if free.get(p, 0) < q}
+    if short:
+        raise Changed(f"depot {depot_id} no longer has {short} free for work order "
+                      f"{order['id']} (reserved meanwhile)")
+    return depot_id, need
+
+
 async def assign_if_unchanged(
     snapshot: Mapping[str, Any],
     engineer_id: str,
@@ -193,12 +226,14 @@ async def assign_if_unchanged(
     event_key: str | None = None,
     preempts: str | None = None,
     route: Sequence[str] = (),
+    depot_id: str | None = None,
 ) -> dict[str, Any]:
     """Assign the order to ``engineer_id`` unless its status or engineer changed since
     ``snapshot`` was read (raises :class:`Changed`). With ``preempts``, that order (a P4
     on the same engineer's route, not yet en route) first goes back to ``new``. With
     ``route`` (the engineer's new sequence), that becomes their stored route order;
-    without, the order goes to the end of their route."""
+    without, the order goes to the end of their route. With ``depot_id``, the parts the
+    van lacks are booked for pickup there (:func:`book_pickup`)."""
     oid = str(snapshot["id"])
     async with conn.transaction():
         now = await get_order(conn, oid, lock=True)
@@ -213,11 +248,13 @@ async def assign_if_unchanged(
                 preempts, Status.REJECTED, conn=conn, publisher=publisher, actor=actor,
                 ts_ms=now_ms, reason=f"pre-empted by {snapshot['priority']} order {oid}; "
                 "back to dispatch", details={"preempted_by": oid})
+        pickup = None if depot_id is None else await book_pickup(conn, now, engineer_id,
+                                                                 depot_id)
         row = await transition_order(
             oid, Status.ASSIGNED, conn=conn, publisher=publisher, actor=actor,
             engineer_id=engineer_id, ts_ms=now_ms, event_key=event_key, reason=reason,
             details={"previous_engineer": snapshot["engineer_id"], **(details or {}),
-                     **({"preempted": preempts} if preempts else {})})
+                     **({"preempted": preempts} if preempts else {})}, pickup=pickup)
         if route:
             row["route_seq"] = (await store_route(conn, engineer_id, route)).get(oid)
     if preempts is not None:
@@ -235,7 +272,7 @@ async def assign_candidate(
         reason=f"{why}: " + "; ".join(best.reasons), event_key=event_key,
         details={"score": round(best.score, 1), "eta_s": best.eta_s,
                  **({"depot_id": best.depot_id} if best.depot_id else {})},
-        preempts=best.preempts, route=best.route)
+        preempts=best.preempts, route=best.route, depot_id=best.depot_id)
 
 
 async def assign_best(
@@ -265,7 +302,7 @@ async def assign_best(
     if not candidates:
         raise NoEngineer(f"no engineer can take work order {work_order_id} now: "
                          + why_nobody(visit, pool_for(visit.id, picture.engineers),
-                                      picture.now_s, skip, picture.depots))
+                                      picture.now_s, skip, picture.depots_for(visit.id)))
     best = candidates[0]
     updated = await assign_candidate(order, best, conn=conn, publisher=publisher,
                                       now_ms=now_ms, actor=actor, why=why, event_key=event_key)
@@ -392,6 +429,6 @@ async def candidates_for(work_order_id: str, *, conn: AsyncConnection[Any], now_
     visit = visit_of(row, picture.day_start_ms)
     ranked = await rank_in(picture, visit, travel or TravelModel())
     note = None if ranked else why_nobody(visit, pool_for(visit.id, picture.engineers),
-                                          picture.now_s, depots=picture.depots)
+                                          picture.now_s, depots=picture.depots_for(visit.id))
     return CandidatesView(ranked, await rejected_by(conn, work_order_id), note,
                           picture.day_start_ms)

@@ -32,9 +32,11 @@ WITH o AS (
            extract(epoch FROM (CASE WHEN e.shift_end > e.shift_start
                THEN e.shift_end - e.shift_start ELSE interval '8 hours' END)) AS shift_s,
            EXISTS (SELECT 1 FROM work_order_events ev WHERE ev.work_order_id = o.id
-                   AND ev.to_status = 'waiting_parts') AS waited,
+                   AND ev.to_status = 'waiting_parts'
+                   AND ev.from_status IS DISTINCT FROM 'waiting_parts') AS waited,
            (SELECT count(*) FROM work_order_events ev WHERE ev.work_order_id = o.id
-                   AND ev.to_status = 'on_site') AS visits
+                   AND ev.to_status = 'on_site'
+                   AND ev.from_status IS DISTINCT FROM 'on_site') AS visits
     FROM work_orders o LEFT JOIN engineers e ON e.id = o.engineer_id
     WHERE o.created_at >= %(start)s AND o.created_at < %(end)s
 )

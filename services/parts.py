@@ -1,5 +1,8 @@
 """Parts used on a job: taken from the engineer's van stock in the same transaction.
 
+A depot pickup booked by dispatch (``work_orders.pickup_parts``) is collected at check-in:
+the parts move from the depot's stock to the engineer's van.
+
 Dropping below the part's ``low_stock_threshold`` opens a ``low_stock`` alert (one open
 alert per van and part) and publishes it on ``events.alerts``.
 """
@@ -26,6 +29,36 @@ class OutOfStock(DomainError):
 
 class NoEngineer(DomainError):
     status_code = 409
+
+
+async def collect_pickup(conn: AsyncConnection[Any], order: dict[str, Any],
+                         engineer_id: str) -> dict[str, Any] | None:
+    """Move a booked pickup's parts from its depot to ``engineer_id``'s van (inside the
+    caller's transaction) and clear the booking; returns what moved, None if nothing was
+    booked. A depot counted down meanwhile gives what it has."""
+    parts: dict[str, int] = order.get("pickup_parts") or {}
+    depot = order.get("pickup_depot_id")
+    if not parts or depot is None:
+        return None
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT part_id, qty FROM depot_stock WHERE depot_id = %s"
+                          " AND part_id = ANY(%s) FOR UPDATE", (depot, list(parts)))
+        held = {r["part_id"]: int(r["qty"]) for r in await cur.fetchall()}
+    moved = {p: min(int(q), held.get(p, 0)) for p, q in parts.items()}
+    await conn.execute(
+        "UPDATE depot_stock s SET qty = s.qty - m.value::integer"
+        " FROM jsonb_each_text(%s) AS m WHERE s.depot_id = %s AND s.part_id = m.key",
+        (Jsonb(moved), depot),
+    )
+    await conn.execute(
+        "INSERT INTO van_stock (engineer_id, part_id, qty)"
+        " SELECT %s, key, value::integer FROM jsonb_each_text(%s) WHERE value::integer > 0"
+        " ON CONFLICT (engineer_id, part_id) DO UPDATE SET qty = van_stock.qty + EXCLUDED.qty",
+        (engineer_id, Jsonb(moved)),
+    )
+    await conn.execute("UPDATE work_orders SET pickup_parts = NULL WHERE id = %s",
+                       (order["id"],))
+    return {"depot_id": depot, "parts": moved}
 
 
 async def use_part(

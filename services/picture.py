@@ -3,7 +3,10 @@
 Engineers (skills, shift, lunch break, home base, last position, van stock, online) with
 the open orders they hold as their route: frozen (en_route/on_site...) stops first, then
 in the stored route order (``route_seq``, written when dispatch assigns an order), then in
-the order they were assigned. Depots with their stock. Work-order rows become
+the order they were assigned. A depot pickup booked for an order (its parts reserved, not
+yet collected) is a stop ``pickup:<order id>`` right before that order on the route of the
+live picture and of ``GET /engineers/{id}/route`` (the day planner leaves pickups out).
+Depots with their stock less what pickups reserve. Work-order rows become
 :class:`dispatch.types.Visit` with times in seconds of the planning day (UTC).
 
 Appointment windows are clamped to the planning day (an unset end is the whole day, as
@@ -19,14 +22,23 @@ way (frozen) is not held back by a window on a later day.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from dispatch.types import DAY_S, FROZEN_STATUSES, Depot, Engineer, LunchBreak, Visit
+from dispatch.types import (
+    DAY_S,
+    FROZEN_STATUSES,
+    PICKUP,
+    PICKUP_S,
+    Depot,
+    Engineer,
+    LunchBreak,
+    Visit,
+)
 from models.workorder import Priority, Status
 
 DAY_MS = 86_400_000
@@ -104,10 +116,21 @@ _ORDER_SQL = """
     SELECT o.id, o.status, o.priority, o.required_skills, o.required_parts, o.sla_due,
            o.window_start, o.window_end, o.route_seq, o.engineer_id, o.created_at,
            o.updated_at, o.title, o.site_id, s.lat, s.lon,
-           coalesce(m.service_minutes, 45) AS service_minutes
+           coalesce(m.service_minutes, 45) AS service_minutes,
+           o.pickup_parts, dp.id AS pickup_depot, dp.lat AS pickup_lat, dp.lon AS pickup_lon
     FROM work_orders o JOIN sites s ON s.id = o.site_id
     LEFT JOIN assets a ON a.id = o.asset_id LEFT JOIN asset_models m ON m.id = a.model_id
+    LEFT JOIN depots dp ON dp.id = o.pickup_depot_id AND o.pickup_parts IS NOT NULL
 """
+
+
+def pickup_of(row: Mapping[str, Any], order: Visit) -> Visit | None:
+    """The booked depot pickup before ``order`` (its row from ``_ORDER_SQL``), if any."""
+    if row.get("pickup_lat") is None:
+        return None
+    return Visit(id=PICKUP + order.id, lat=row["pickup_lat"], lon=row["pickup_lon"],
+                 service_s=PICKUP_S, priority=order.priority, status=order.status,
+                 engineer_id=order.engineer_id, frozen=order.is_frozen)
 
 
 async def fetch_rows(
@@ -125,10 +148,12 @@ async def order_rows(conn: AsyncConnection[Any], ids: Sequence[str]) -> dict[str
 
 
 async def load_engineers(
-    conn: AsyncConnection[Any], day_start_ms: int, *, only: Sequence[str] | None = None
+    conn: AsyncConnection[Any], day_start_ms: int, *, only: Sequence[str] | None = None,
+    pickups: bool = False,
 ) -> tuple[list[Engineer], dict[str, Visit]]:
     """Engineers with a known place (home or last fix) and the orders on their routes
-    (``ROUTE_ORDER``; orders held for a later day are in the visits, not the routes)."""
+    (``ROUTE_ORDER``; orders held for a later day are in the visits, not the routes).
+    With ``pickups``, a booked depot pickup is a stop before its order."""
     where, params = ("WHERE e.id = ANY(%s)", [list(only)]) if only is not None else ("", [])
     rows = await fetch_rows(
         conn,
@@ -150,8 +175,14 @@ async def load_engineers(
     visits = {r["id"]: visit_of(r, day_start_ms) for r in open_rows}
     routes: dict[str, list[str]] = {}
     for r in open_rows:
-        if not later_day(visits[r["id"]]):
-            routes.setdefault(r["engineer_id"], []).append(r["id"])
+        v = visits[r["id"]]
+        if later_day(v):
+            continue
+        route = routes.setdefault(r["engineer_id"], [])
+        if pickups and (pickup := pickup_of(r, v)) is not None:
+            visits[pickup.id] = pickup
+            route.append(pickup.id)
+        route.append(r["id"])
     engineers = []
     for r in rows:
         home = (r["home_lat"], r["home_lon"]) if r["home_lat"] is not None else None
@@ -186,6 +217,17 @@ class Picture:
     engineers: tuple[Engineer, ...]
     visits: Mapping[str, Visit]
     depots: tuple[Depot, ...] = ()
+    # order id -> (depot id, parts) of each booked pickup (counted out of ``depots``)
+    pickups: Mapping[str, tuple[str, Mapping[str, int]]] = field(default_factory=dict)
+
+    def depots_for(self, order_id: str) -> tuple[Depot, ...]:
+        """The depots as re-dispatching ``order_id`` sees them: its own booking is free."""
+        booked = self.pickups.get(order_id)
+        if booked is None:
+            return self.depots
+        return tuple(replace(d, stock={p: d.stock.get(p, 0) + booked[1].get(p, 0)
+                                       for p in {*d.stock, *booked[1]}})
+                     if d.id == booked[0] else d for d in self.depots)
 
     @property
     def day_start_ms(self) -> int:
@@ -196,21 +238,31 @@ class Picture:
         return (self.now_ms - self.day_start_ms) // 1000
 
 
-async def load_depots(conn: AsyncConnection[Any]) -> tuple[Depot, ...]:
-    """Every depot with the parts it has in stock."""
+async def load_depots(
+    conn: AsyncConnection[Any],
+) -> tuple[tuple[Depot, ...], dict[str, tuple[str, Mapping[str, int]]]]:
+    """Every depot with the parts it has in stock and not reserved by a booked pickup;
+    and the booked pickups by order."""
     rows = await fetch_rows(
         conn,
-        "SELECT d.id, d.lat, d.lon, coalesce((SELECT jsonb_object_agg(s.part_id, s.qty)"
-        " FROM depot_stock s WHERE s.depot_id = d.id AND s.qty > 0), '{}') AS stock"
+        "SELECT d.id, d.lat, d.lon, coalesce((SELECT jsonb_object_agg(s.part_id, s.qty"
+        " - coalesce(r.qty, 0)) FROM depot_stock s LEFT JOIN depot_reserved r"
+        " ON r.depot_id = s.depot_id AND r.part_id = s.part_id"
+        " WHERE s.depot_id = d.id AND s.qty > coalesce(r.qty, 0)), '{}') AS stock"
         " FROM depots d ORDER BY d.id",
     )
-    return tuple(Depot(r["id"], r["lat"], r["lon"], {k: int(v) for k, v in r["stock"].items()})
-                 for r in rows)
+    booked = await fetch_rows(conn, "SELECT id, pickup_depot_id, pickup_parts FROM work_orders"
+                              " WHERE pickup_parts IS NOT NULL")
+    return (tuple(Depot(r["id"], r["lat"], r["lon"], {k: int(v) for k, v in r["stock"].items()})
+                  for r in rows),
+            {r["id"]: (r["pickup_depot_id"], {k: int(v) for k, v in r["pickup_parts"].items()})
+             for r in booked})
 
 
 async def load_picture(conn: AsyncConnection[Any], now_ms: int) -> Picture:
-    engineers, visits = await load_engineers(conn, now_ms - now_ms % DAY_MS)
-    return Picture(now_ms, tuple(engineers), visits, await load_depots(conn))
+    engineers, visits = await load_engineers(conn, now_ms - now_ms % DAY_MS, pickups=True)
+    depots, pickups = await load_depots(conn)
+    return Picture(now_ms, tuple(engineers), visits, depots, pickups)
 
 
 # --- the stored route order ---------------------------------------------------------

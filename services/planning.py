@@ -23,13 +23,14 @@ from psycopg import AsyncConnection
 
 from dispatch.plan import PlanOptions, plan_routes
 from dispatch.routecost import Leg, schedule
-from dispatch.types import Engineer, Plan, Visit
+from dispatch.types import Engineer, Plan, Visit, is_order
 from models.travel import TravelModel, TravelTimes
 from models.workorder import DomainError, Status
 from services.dispatching import Changed, assign_if_unchanged, window_missed
 from services.picture import (
     DAY_MS,
     fetch_rows,
+    load_depots,
     load_engineers,
     order_rows,
     rejected_by_many,
@@ -168,8 +169,9 @@ async def plan_day(
     missed = {v.id: why for v in free
               if (why := window_missed(v, now_s or 0, later)) is not None}
     visits = sunk_sla_cleared([*held, *(v for v in free if v.id not in missed)], now_s or 0)
+    depots, _ = await load_depots(conn)
     plan = await asyncio.to_thread(plan_routes, relevant(fleet, visits), visits,
-                                   travel or TravelModel(), opt)
+                                   travel or TravelModel(), opt, depots)
     plan = replace(plan, unassigned={**plan.unassigned, **missed})
     held_rows = await order_rows(conn, [v.id for v in held])
     result = PlanResult(day, day_start, plan, tuple(sorted(target_ids, key=lambda i: (
@@ -186,7 +188,8 @@ async def _apply(result: PlanResult, rows: Mapping[str, Mapping[str, Any]], *,
     today = result.day == datetime.fromtimestamp(now_ms / 1000, UTC).date()
     for eid in sorted(result.plan.routes):
         stops = result.plan.routes[eid].stops
-        for k, stop in enumerate(stops, 1):
+        orders = [s for s in stops if is_order(s.visit_id)]
+        for k, stop in enumerate(orders, 1):
             row = rows.get(stop.visit_id)
             if row is None or row["engineer_id"] == eid:
                 continue
@@ -194,32 +197,37 @@ async def _apply(result: PlanResult, rows: Mapping[str, Mapping[str, Any]], *,
                 result.apply_errors[stop.visit_id] = (
                     f"not assigned: engineer {eid} rejected it before (assign by hand to insist)")
                 continue
+            depot = result.plan.pickups.get(stop.visit_id)
             try:
                 await assign_if_unchanged(
                     row, eid, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
-                    reason=f"day plan {result.day.isoformat()}: stop {k} of {len(stops)},"
-                    f" service at {result.at(stop.start_s):%H:%M} UTC",
-                    details={"plan": result.day.isoformat(), "stop": k})
+                    reason=f"day plan {result.day.isoformat()}: stop {k} of {len(orders)},"
+                    f" service at {result.at(stop.start_s):%H:%M} UTC"
+                    + (f", collecting parts at {depot} first" if depot else ""),
+                    details={"plan": result.day.isoformat(), "stop": k,
+                             **({"depot_id": depot} if depot else {})}, depot_id=depot)
             except (Changed, DomainError) as exc:
                 result.apply_errors[stop.visit_id] = str(exc)
             else:
                 result.assigned[stop.visit_id] = eid
-        if stops:  # today: the plan is the whole route; a later day: after what they hold
-            await store_route(conn, eid, [s.visit_id for s in stops], first=today)
+        if orders:  # today: the plan is the whole route; a later day: after what they hold
+            await store_route(conn, eid, [s.visit_id for s in orders], first=today)
 
 
 @dataclass(frozen=True)
 class EngineerRoute:
-    """``orders`` in route order; ``stops`` times the first of them (today's route), the
-    rest (orders held for a later day) are untimed."""
+    """``sequence``: today's route (orders and booked depot pickups ``pickup:<order>``),
+    then the orders held for a later day; ``stops`` times today's route; ``orders`` are
+    the order rows by id (with the booked pickup's depot)."""
 
     engineer_id: str
     now_ms: int
     online: bool
     start: tuple[float, float] | None
     start_from: str | None
-    orders: Sequence[Mapping[str, Any]]
-    stops: Sequence[TimedStop] | None
+    sequence: Sequence[str]
+    orders: Mapping[str, Mapping[str, Any]]
+    stops: Mapping[str, TimedStop]
     home_s: int | None
 
     @property
@@ -236,17 +244,18 @@ async def engineer_route(conn: AsyncConnection[Any], engineer_id: str, *, now_ms
     if not found:
         raise NotFound(f"engineer {engineer_id!r} not found")
     day_start = now_ms - now_ms % DAY_MS
-    engineers, visits = await load_engineers(conn, day_start, only=[engineer_id])
+    engineers, visits = await load_engineers(conn, day_start, only=[engineer_id],
+                                             pickups=True)
     if not engineers:  # no home base and no fix yet: the orders, without times
         held = await route_ids(conn, engineer_id)
         rows = await order_rows(conn, held)
         return EngineerRoute(engineer_id, now_ms, found[0]["status"] == "online", None, None,
-                             [rows[i] for i in held if i in rows], None, None)
+                             [i for i in held if i in rows], rows, {}, None)
     e = engineers[0]
-    stops = [visits[i] for i in e.route]
-    timed, home_s = timed_route(e, stops, (now_ms - day_start) // 1000, travel or TravelModel())
+    timed, home_s = timed_route(e, [visits[i] for i in e.route], (now_ms - day_start) // 1000,
+                                travel or TravelModel())
     ids = [*e.route, *(i for i in visits if i not in e.route)]
-    rows = await order_rows(conn, ids)
+    rows = await order_rows(conn, [i for i in ids if is_order(i)])
     return EngineerRoute(engineer_id, now_ms, e.online, e.position or e.home,
-                         "position" if e.position else "home", [rows[i] for i in ids],
-                         timed, home_s)
+                         "position" if e.position else "home", ids, rows,
+                         {t.visit_id: t for t in timed}, home_s)

@@ -12,8 +12,11 @@ EVENT_TYPES = ("workorder", "alert")
 
 
 def event_type(topic: str, data: dict[str, Any]) -> str | None:
-    """``workorder.<to_status>`` or ``alert.<state>``; None for other topics."""
+    """``workorder.<to_status>`` (``workorder.updated`` for a change of fields) or
+    ``alert.<state>``; None for other topics."""
     if topic == "events.workorders":
+        if "changed" in (data.get("details") or {}):
+            return "workorder.updated"
         return f"workorder.{data.get('to_status', 'changed')}"
     if topic == "events.alerts":
         return f"alert.{data.get('state', 'changed')}"

@@ -8,6 +8,7 @@ writes are idempotent where a message may be redelivered: creation by
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from pydantic import BaseModel
 from models.messages import WorkOrderEvent
 from models.timeutil import now_ms, to_datetime
 from models.workorder import DomainError, Priority, Status, transition
+from services.parts import collect_pickup
 from services.picture import store_route
 from services.publisher import Publisher
 
@@ -37,12 +39,26 @@ _STAMP = {
 }
 
 
+# Moves after which a booked depot pickup no longer holds (an assignment may book anew).
+RELEASES_PICKUP = frozenset({Status.ASSIGNED, Status.REJECTED, Status.CANCELLED})
+
+
 class NotFound(DomainError):
     status_code = 404
 
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Pickup(BaseModel):
+    """Parts to collect at a depot on the way to the order."""
+
+    depot_id: str
+    name: str
+    lat: float
+    lon: float
+    parts: dict[str, int]
 
 
 class Assignment(BaseModel):
@@ -57,6 +73,7 @@ class Assignment(BaseModel):
     lon: float | None
     sla_due: datetime | None
     description: str = ""
+    pickup: Pickup | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +230,77 @@ async def create_order(
     return row, True
 
 
+# The fields a dispatcher may change on an order still being worked on.
+EDITABLE_FIELDS = ("title", "description", "priority", "required_skills", "required_parts",
+                   "sla_due", "window_start", "window_end")
+EDITABLE_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.ACCEPTED, Status.EN_ROUTE,
+                               Status.ON_SITE, Status.IN_PROGRESS, Status.WAITING_PARTS})
+
+
+class InvalidChange(DomainError):
+    status_code = 422
+
+
+async def update_order(
+    work_order_id: str,
+    changes: dict[str, Any],
+    *,
+    conn: AsyncConnection[Any],
+    publisher: Publisher,
+    actor: str,
+) -> dict[str, Any]:
+    """Change an order's ``EDITABLE_FIELDS`` (None clears a window end or the SLA due).
+
+    409 once the order is completed (or closed, cancelled); 422 when the resulting window
+    does not end after it starts. The change is an event in the order's history (status
+    unchanged, ``details.changed`` holding the old and new values), published like a move
+    (webhook type ``workorder.updated``).
+    Re-dispatching an assigned order after a change is the dispatcher's call (``assign``).
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidChange(f"cannot change {', '.join(sorted(unknown))}")
+    ts = to_datetime(now_ms())
+    async with conn.transaction():
+        order = await get_order(conn, work_order_id, lock=True)
+        status = Status(order["status"])
+        if status not in EDITABLE_STATUSES:
+            raise Conflict(f"work order {work_order_id} is {status.value}: it can no longer be"
+                           " changed")
+        changed = {k: v for k, v in changes.items() if order[k] != v}
+        if not changed:
+            return order
+        start = changed.get("window_start", order["window_start"])
+        end = changed.get("window_end", order["window_end"])
+        if start is not None and end is not None and end <= start:
+            raise InvalidChange("window_end must be after window_start")
+        values = [Jsonb(v) if k == "required_parts" else v for k, v in changed.items()]
+        row = await _fetch(
+            conn,
+            f"UPDATE work_orders SET {', '.join(f'{k} = %s' for k in changed)},"  # noqa: S608 - keys checked against EDITABLE_FIELDS
+            " updated_at = %s WHERE id = %s RETURNING *",
+            (*values, ts, work_order_id),
+        )
+        assert row is not None
+        details = {"changed": {k: {"from": _jsonable(order[k]), "to": _jsonable(v)}
+                               for k, v in changed.items()}}
+        reason = "changed " + ", ".join(changed)
+        await conn.execute(
+            "INSERT INTO work_order_events (work_order_id, from_status, to_status, ts, actor,"
+            " reason, details) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (work_order_id, status.value, status.value, ts, actor, reason, Jsonb(details)),
+        )
+    await publisher.event(TOPIC, work_order_id, WorkOrderEvent(
+        work_order_id=work_order_id, from_status=status.value, to_status=status.value,
+        ts=int(ts.timestamp() * 1000), actor=actor, reason=reason,
+        engineer_id=row["engineer_id"], details=details))
+    return row
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 async def checklist_complete(conn: AsyncConnection[Any], order: dict[str, Any]) -> bool:
     """Every required item of the order type's template has an answer."""
     row = await _fetch(
@@ -242,10 +330,13 @@ async def transition_order(
     event_key: str | None = None,
     manual_on_site: bool = False,
     details: dict[str, Any] | None = None,
+    pickup: tuple[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Move an order through the state machine; store the event; publish it.
 
     ``event_key`` makes the call idempotent: the same key twice changes nothing.
+    ``pickup`` (depot, parts) books a depot pickup with an assignment; an assignment
+    without one, a rejection or a cancellation releases any booked before.
     Raises ``IllegalTransition`` (409) for a move the lifecycle does not allow.
     """
     ts = to_datetime(ts_ms or now_ms())
@@ -274,6 +365,15 @@ async def transition_order(
         if target == Status.REJECTED:
             sets.append("engineer_id = NULL")
             sets.append("route_seq = NULL")
+        if target in RELEASES_PICKUP:  # a booked depot pickup is released (or re-booked)
+            booked = pickup if target == Status.ASSIGNED else None
+            sets += ["pickup_depot_id = %s", "pickup_parts = %s"]
+            params += [booked[0], Jsonb(dict(booked[1]))] if booked else [None, None]
+        collected = None
+        if target == Status.ON_SITE and engineer:  # on the way here: the parts are in the van
+            collected = await collect_pickup(conn, order, engineer)
+            if collected is not None:
+                details = {**(details or {}), "collected": collected}
         stamp = _STAMP.get(target)
         if stamp:
             sets.append(f"{stamp} = %s")
@@ -331,6 +431,11 @@ async def notify_assignment(
     site = None
     if order["site_id"]:
         site = await _fetch(conn, "SELECT lat, lon FROM sites WHERE id = %s", (order["site_id"],))
+    pickup = None
+    if order.get("pickup_parts"):
+        depot = await _fetch(conn, "SELECT id AS depot_id, name, lat, lon FROM depots"
+                             " WHERE id = %s", (order["pickup_depot_id"],))
+        pickup = Pickup(**depot, parts=order["pickup_parts"]) if depot else None
     await publisher.to_engineer(
         order["engineer_id"],
         Assignment(
@@ -342,5 +447,6 @@ async def notify_assignment(
             lon=site["lon"] if site else None,
             sla_due=order["sla_due"],
             description=order["description"],
+            pickup=pickup,
         ),
     )

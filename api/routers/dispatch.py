@@ -14,10 +14,11 @@ from api.auth import Staff, StaffOrEngineer, ensure_engineer_access
 from api.deps import ConnDep, PublisherDep, audit
 from api.routers.work_orders import WorkOrderOut
 from api.schemas import Body, Ident, Text
+from dispatch.types import pickup_for
 from models.timeutil import now_ms
 from services.dispatching import assign_best, assign_by_hand, candidates_for
 from services.picture import DAY_MS
-from services.planning import engineer_route, plan_day
+from services.planning import PlanResult, engineer_route, plan_day
 
 router = APIRouter(tags=["dispatch"])
 
@@ -133,7 +134,10 @@ class PlanIn(Body):
 
 
 class PlanStopOut(BaseModel):
-    work_order_id: str
+    kind: Literal["visit", "pickup"] = Field(
+        default="visit", description="a work-order visit, or collecting its parts at a depot")
+    work_order_id: str = Field(description="the order visited (a pickup: the order it serves)")
+    depot_id: str | None = None
     arrival: datetime
     start: datetime
     departure: datetime
@@ -171,6 +175,14 @@ class PlanOut(BaseModel):
     apply_errors: list[AppliedOut]
 
 
+def _plan_stop(res: PlanResult, visit_id: str, targets: set[str]) -> dict[str, Any]:
+    served = pickup_for(visit_id)
+    order = res.orders[served or visit_id]
+    return {"work_order_id": order["id"], "priority": order["priority"],
+            "status": order["status"], "held": order["id"] not in targets,
+            **({"kind": "pickup", "depot_id": res.plan.pickups[order["id"]]} if served else {})}
+
+
 @router.post("/api/v1/dispatch/plan", response_model=PlanOut, responses=ERRORS)
 async def plan(body: PlanIn, conn: ConnDep, publisher: PublisherDep, p: Staff) -> dict[str, Any]:
     """Plan a set of orders for a day (VRPTW: skills, parts, windows, shifts, priorities;
@@ -187,11 +199,9 @@ async def plan(body: PlanIn, conn: ConnDep, publisher: PublisherDep, p: Staff) -
     routes = [
         {"engineer_id": eid, "start": res.at(r.start_s), "end": res.at(r.end_s),
          "travel_s": r.travel_s, "stops": [
-             {"work_order_id": s.visit_id, "arrival": res.at(s.arrival_s),
-              "start": res.at(s.start_s), "departure": res.at(s.departure_s),
-              "priority": res.orders[s.visit_id]["priority"],
-              "status": res.orders[s.visit_id]["status"], "held": s.visit_id not in targets}
-             for s in r.stops]}
+             _plan_stop(res, s.visit_id, targets) | {
+                 "arrival": res.at(s.arrival_s), "start": res.at(s.start_s),
+                 "departure": res.at(s.departure_s)} for s in r.stops]}
         for eid, r in sorted(res.plan.routes.items()) if r.stops]
     return {"date": day, "planned": list(res.targets), "routes": routes,
             "unassigned": [{"work_order_id": k, "reason": v}
@@ -207,7 +217,11 @@ async def plan(body: PlanIn, conn: ConnDep, publisher: PublisherDep, p: Staff) -
 
 class RouteStopOut(BaseModel):
     sequence: int
-    work_order_id: str
+    kind: Literal["visit", "pickup"] = Field(
+        default="visit", description="a work-order visit, or a depot pickup booked for it")
+    work_order_id: str = Field(description="the order visited (a pickup: the order it serves)")
+    depot_id: str | None = None
+    parts: dict[str, int] | None = Field(default=None, description="a pickup's parts")
     title: str
     status: str
     priority: str
@@ -241,12 +255,19 @@ async def route(engineer_id: str, conn: ConnDep, p: StaffOrEngineer) -> dict[str
     ensure_engineer_access(p, engineer_id)
     r = await engineer_route(conn, engineer_id, now_ms=now_ms())
     stops = []
-    for k, o in enumerate(r.orders, 1):
-        t = r.stops[k - 1] if r.stops is not None and k <= len(r.stops) else None
+    for k, vid in enumerate(r.sequence, 1):
+        served = pickup_for(vid)
+        o = r.orders[served or vid]
+        t = r.stops.get(vid)
+        where = ({"kind": "pickup", "depot_id": o["pickup_depot"], "parts": o["pickup_parts"],
+                  "title": f"collect parts at depot {o['pickup_depot']} for: {o['title']}",
+                  "site_id": None, "lat": o["pickup_lat"], "lon": o["pickup_lon"],
+                  "sla_due": None}
+                 if served else {"title": o["title"], "site_id": o["site_id"], "lat": o["lat"],
+                                 "lon": o["lon"], "sla_due": o["sla_due"]})
         stops.append({
-            "sequence": k, "work_order_id": o["id"], "title": o["title"], "status": o["status"],
-            "priority": o["priority"], "site_id": o["site_id"], "lat": o["lat"], "lon": o["lon"],
-            "sla_due": o["sla_due"],
+            "sequence": k, "work_order_id": o["id"], "status": o["status"],
+            "priority": o["priority"], **where,
             "arrival": _at(r.day_start_ms, t.arrival_s) if t else None,
             "eta": _at(r.day_start_ms, t.start_s) if t else None,
             "departure": _at(r.day_start_ms, t.departure_s) if t else None,

@@ -9,13 +9,13 @@ from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from api.access import order_for, scope_orders
-from api.auth import Principal, Reader, Requester, StaffOrEngineer
+from api.auth import Principal, Reader, Requester, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit, fetch_one
 from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Skill, Text
 from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
-from services.workorders import NewOrder, create_order, transition_order
+from services.workorders import NewOrder, create_order, transition_order, update_order
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -53,6 +53,30 @@ class WorkOrderIn(Body):
 
     @model_validator(mode="after")
     def _window(self) -> WorkOrderIn:
+        if self.window_start and self.window_end and self.window_end <= self.window_start:
+            raise ValueError("window_end must be after window_start")
+        return self
+
+
+class WorkOrderPatch(Body):
+    """Fields left out stay as they are; ``null`` clears a window end or the SLA due."""
+
+    title: Name | None = None
+    description: Text | None = None
+    priority: Priority | None = None
+    required_skills: list[Skill] | None = Field(default=None, max_length=20)
+    required_parts: dict[Ident, int] | None = Field(default=None, max_length=50)
+    sla_due: AwareDatetime | None = None
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> WorkOrderPatch:
+        nulled = [f for f in ("title", "description", "priority", "required_skills",
+                              "required_parts") if f in self.model_fields_set
+                  and getattr(self, f) is None]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null")
         if self.window_start and self.window_end and self.window_end <= self.window_start:
             raise ValueError("window_end must be after window_start")
         return self
@@ -105,6 +129,10 @@ class WorkOrderOut(BaseModel):
     window_end: datetime | None
     route_seq: int | None = Field(description="position in the engineer's route, set when "
                                   "the order is assigned")
+    pickup_depot_id: str | None = Field(
+        default=None, description="the depot dispatch booked for the parts the van lacks")
+    pickup_parts: dict[str, int] | None = Field(
+        default=None, description="the parts reserved there; cleared when collected at check-in")
     created_at: datetime
     updated_at: datetime
     assigned_at: datetime | None
@@ -230,6 +258,20 @@ async def create_work_order(
 @router.get("/{work_order_id}", response_model=WorkOrderOut)
 async def get_work_order(work_order_id: str, conn: ConnDep, p: Reader) -> dict[str, Any]:
     return await order_for(conn, p, work_order_id)
+
+
+@router.patch("/{work_order_id}", response_model=WorkOrderOut)
+async def update_work_order(
+    work_order_id: str, body: WorkOrderPatch, conn: ConnDep, publisher: PublisherDep, p: Staff
+) -> dict[str, Any]:
+    """Change what the order asks for (409 once completed; 422 for an empty window).
+    An assigned order keeps its engineer: ``POST .../assign`` re-dispatches it."""
+    changes = body.model_dump(exclude_unset=True)
+    row = await update_order(work_order_id, changes, conn=conn, publisher=publisher,
+                             actor=p.actor)
+    await audit(conn, p, "update", "work_order", work_order_id,
+                body.model_dump(exclude_unset=True, mode="json"))
+    return row
 
 
 @router.post("/{work_order_id}/transitions", response_model=WorkOrderOut)

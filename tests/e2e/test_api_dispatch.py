@@ -553,3 +553,103 @@ def test_dispatch_routes_need_a_token_and_the_right_role(
                                headers={"Authorization": f"Bearer {tracking}"}), 403)
     with stack.api() as api:
         assert get_order(api, order["id"])["status"] == "new"  # nothing changed by refusals
+
+
+def test_a_depot_pickup_reserves_the_parts_until_collected_at_check_in(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)
+    eng = w.engineers[0]
+    part, depot = uid("part"), uid("depot")
+    with stack.api() as api:
+        ok(api.post("/api/v1/parts", json={"id": part, "name": "Rare valve"}), 201)
+        ok(api.put(f"/api/v1/depots/{depot}",
+                   json={"name": "North store", "lat": w.lat + 0.005, "lon": w.lon}))
+        ok(api.put(f"/api/v1/depots/{depot}/stock/{part}", json={"qty": 1}))
+        inbox: list[dict[str, Any]] = []
+        client = stack.mqtt_client()
+        client.on_message = lambda _c, _u, msg: inbox.append(json.loads(msg.payload))
+        client.subscribe(f"fieldflow/engineers/{eng}/inbox", qos=1)
+        time.sleep(0.5)
+        set_online(api, eng)
+        first, second = (make_order(api, w, required_skills=[skill], required_parts={part: 1})
+                         for _ in range(2))
+        got = ok(assign(api, first["id"]))
+        assert got["engineer_id"] == eng
+        try:  # the phone is told where to collect the part
+            wait_until(lambda: any(m.get("work_order_id") == first["id"] for m in inbox),
+                       timeout_s=15)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        told = [m for m in inbox if m.get("work_order_id") == first["id"]][-1]
+        assert told["pickup"]["depot_id"] == depot and told["pickup"]["parts"] == {part: 1}
+        assert told["pickup"]["lat"] == w.lat + 0.005
+        booked = get_order(api, first["id"])
+        assert (booked["pickup_depot_id"], booked["pickup_parts"]) == (depot, {part: 1})
+        [line] = ok(api.get(f"/api/v1/depots/{depot}/stock"))
+        assert (line["qty"], line["reserved"]) == (1, 1)
+        # The last unit is spoken for: the second order finds no depot.
+        err = assert_error(assign(api, second["id"]), 409)
+        assert "no depot can supply them" in err["message"]
+        # The route shows the pickup right before the order it serves.
+        stops = ok(api.get(f"/api/v1/engineers/{eng}/route"))["stops"]
+        assert [(s["kind"], s["work_order_id"]) for s in stops] == [
+            ("pickup", first["id"]), ("visit", first["id"])]
+        assert (stops[0]["depot_id"], stops[0]["parts"]) == (depot, {part: 1})
+        assert stops[0]["eta"] <= stops[1]["eta"]
+        # Check-in: the part moves from the depot to the van; the booking is cleared.
+        ok(move(api, first["id"], "accepted"))
+        ok(move(api, first["id"], "en_route"))
+        ok(move(api, first["id"], "on_site", reason="phone check-in"))
+        done = get_order(api, first["id"])
+        assert (done["pickup_depot_id"], done["pickup_parts"]) == (depot, None)
+        [line] = ok(api.get(f"/api/v1/depots/{depot}/stock"))
+        assert (line["qty"], line["reserved"]) == (0, 0)
+        van = {s["part_id"]: s["qty"] for s in ok(api.get(f"/api/v1/engineers/{eng}/van-stock"))}
+        assert van[part] == 1
+        on_site = [e for e in events(api, first["id"]) if e["to_status"] == "on_site"]
+        assert on_site[-1]["details"]["collected"] == {"depot_id": depot, "parts": {part: 1}}
+        ok(move(api, first["id"], "in_progress"))
+        ok(api.post(f"/api/v1/work-orders/{first['id']}/parts",
+                    json={"part_id": part, "qty": 1}), 201)
+        # Restocked: the second order books it; a rejection releases it again.
+        ok(api.put(f"/api/v1/depots/{depot}/stock/{part}", json={"qty": 1}))
+        if get_order(api, second["id"])["engineer_id"] is None:  # else the retry round did
+            ok(assign(api, second["id"]))
+        assert get_order(api, second["id"])["pickup_parts"] == {part: 1}
+        ok(move(api, second["id"], "rejected", reason="van broke down"))
+        released = get_order(api, second["id"])
+        assert (released["pickup_depot_id"], released["pickup_parts"]) == (None, None)
+        [line] = ok(api.get(f"/api/v1/depots/{depot}/stock"))
+        assert (line["qty"], line["reserved"]) == (1, 0)
+
+
+def test_a_day_plan_detours_through_a_depot_and_books_the_pickup(stack: Stack) -> None:
+    w, skill = skilled_world(stack, engineers=1)  # offline now: tomorrow they are on
+    eng = w.engineers[0]
+    part, depot = uid("part"), uid("depot")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    with stack.api() as api:
+        ok(api.post("/api/v1/parts", json={"id": part, "name": "Rare valve"}), 201)
+        order = make_order(api, w, required_skills=[skill], required_parts={part: 1})
+        dry = ok(_plan(api, date=tomorrow, work_order_ids=[order["id"]], time_limit_s=1))
+        assert dry["routes"] == []
+        assert "no depot holds them" in dry["unassigned"][0]["reason"]
+        ok(api.put(f"/api/v1/depots/{depot}",
+                   json={"name": "North store", "lat": w.lat + 0.005, "lon": w.lon}))
+        ok(api.put(f"/api/v1/depots/{depot}/stock/{part}", json={"qty": 1}))
+        done = ok(_plan(api, date=tomorrow, work_order_ids=[order["id"]], time_limit_s=1,
+                        apply=True))
+        assert done["apply_errors"] == [] and done["unassigned"] == []
+        [route] = done["routes"]
+        assert [(s["kind"], s["work_order_id"], s["depot_id"]) for s in route["stops"]] == [
+            ("pickup", order["id"], depot), ("visit", order["id"], None)]
+        first, then = route["stops"]
+        assert first["departure"] <= then["arrival"]
+        assert done["assigned"] == [{"work_order_id": order["id"], "engineer_id": eng,
+                                     "message": None}]
+        got = get_order(api, order["id"])
+        assert (got["pickup_depot_id"], got["pickup_parts"]) == (depot, {part: 1})
+        assert got["route_seq"] == 1
+        assert "collecting parts at" in events(api, order["id"])[-1]["reason"]
+        [line] = ok(api.get(f"/api/v1/depots/{depot}/stock"))
+        assert line["reserved"] == 1

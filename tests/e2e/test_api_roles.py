@@ -22,6 +22,7 @@ ROUTES = [
     ("GET", "/api/v1/engineers/e1/position"), ("GET", "/api/v1/work-orders/WO-1/events"),
     ("GET", "/api/v1/depots"), ("GET", "/api/v1/depots/d1"), ("PUT", "/api/v1/depots/d1"),
     ("GET", "/api/v1/depots/d1/stock"), ("PUT", "/api/v1/depots/d1/stock/p1"),
+    ("PATCH", "/api/v1/work-orders/WO-1"),
 ]
 
 

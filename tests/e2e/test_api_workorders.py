@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -288,3 +289,41 @@ def test_publishes_events_to_kafka_and_assignments_over_mqtt(stack: Stack) -> No
     mine = [json.loads(m.value()) for m in msgs if m.key() == order["id"].encode()]
     assert [m["to_status"] for m in mine] == ["new", "assigned"]
     assert mine[1]["engineer_id"] == eng and mine[1]["actor"] == "admin"
+
+
+def test_dispatcher_changes_an_open_order_and_the_history_says_what(stack: Stack) -> None:
+    w = make_world(stack, engineers=1)
+    eng = w.engineers[0]
+    with stack.api() as api:
+        order = make_order(api, w, window_start="2030-01-02T09:00:00Z",
+                           window_end="2030-01-02T12:00:00Z")
+        ok(move(api, order["id"], "assigned", engineer_id=eng))
+        url = f"/api/v1/work-orders/{order['id']}"
+        got = ok(api.patch(url, json={"window_start": "2030-01-02T13:00:00+01:00",
+                                      "window_end": "2030-01-02T15:00:00Z", "priority": "P1"}))
+        assert [datetime.fromisoformat(got[k]) for k in ("window_start", "window_end")] == [
+            datetime(2030, 1, 2, 12, tzinfo=UTC), datetime(2030, 1, 2, 15, tzinfo=UTC)]
+        assert got["priority"] == "P1"
+        assert (got["status"], got["engineer_id"]) == ("assigned", eng)  # kept
+        hist = ok(api.get(f"{url}/events", params={"limit": 100}))["items"]
+        change = hist[-1]
+        assert (change["from_status"], change["to_status"]) == ("assigned", "assigned")
+        assert change["reason"] == "changed priority, window_start, window_end"
+        assert change["details"]["changed"]["priority"] == {"from": "P2", "to": "P1"}
+        assert ok(api.patch(url, json={"priority": "P1"}))["updated_at"] == got["updated_at"]
+        assert len(ok(api.get(f"{url}/events", params={"limit": 100}))["items"]) == len(hist)
+        cleared = ok(api.patch(url, json={"window_end": None}))
+        assert cleared["window_end"] is None
+        # An end before the (stored) start; a null title; an unknown field; unknown order.
+        err = assert_error(api.patch(url, json={"window_end": "2030-01-02T11:00:00Z"}), 422)
+        assert "window_end must be after window_start" in err["message"]
+        assert_error(api.patch(url, json={"title": None}), 422)
+        assert_error(api.patch(url, json={"status": "closed"}), 422)
+        assert_error(api.patch(url, json={"window_start": "2030-01-02T09:00:00"}), 422)
+        assert_error(api.patch("/api/v1/work-orders/WO-NOPE", json={"priority": "P1"}), 404)
+        # Engineers and customers may not change orders; a cancelled one is final.
+        with stack.api(w.tokens[eng]) as me:
+            assert_error(me.patch(url, json={"priority": "P4"}), 403)
+        ok(move(api, order["id"], "cancelled", reason="customer fixed it"))
+        err = assert_error(api.patch(url, json={"priority": "P4"}), 409)
+        assert "can no longer be changed" in err["message"]

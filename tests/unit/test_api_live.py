@@ -56,6 +56,8 @@ def test_webhook_signature_and_matching() -> None:
     assert not verify("other-key-other-key", raw, sig)
     assert not verify("k" * 16, raw + b" ", sig)
     assert event_type("events.workorders", {"to_status": "closed"}) == "workorder.closed"
+    changed = {"to_status": "assigned", "details": {"changed": {"priority": {}}}}
+    assert event_type("events.workorders", changed) == "workorder.updated"
     assert event_type("events.alerts", {"state": "opened"}) == "alert.opened"
     assert event_type("telemetry.positions", {}) is None
     assert matches(["workorder"], "workorder.closed")

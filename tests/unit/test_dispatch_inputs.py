@@ -14,12 +14,31 @@ from pydantic import ValidationError
 
 from api.routers.engineers import EngineerIn, EngineerPatch
 from api.routers.work_orders import WorkOrderIn
-from dispatch.assign import rank_candidates
-from dispatch.types import DAY_S, Depot, Engineer, LunchBreak, Visit
+from dispatch.assign import missing_parts, rank_candidates, supplying_depots
+from dispatch.core import CoreProblem, SearchConfig, solve
+from dispatch.types import (
+    DAY_S,
+    PICKUP,
+    Depot,
+    Engineer,
+    LunchBreak,
+    Visit,
+    is_order,
+    pickup_for,
+)
 from models.geo import offset_m
 from models.travel import TravelModel
-from services.dispatching import manual_warnings, why_nobody, window_missed
-from services.picture import later_day, lunch_of, sequenced, visit_of, window_of
+from models.workorder import Status
+from services.dispatching import manual_warnings, pool_for, why_nobody, window_missed
+from services.picture import (
+    Picture,
+    later_day,
+    lunch_of,
+    pickup_of,
+    sequenced,
+    visit_of,
+    window_of,
+)
 
 TM = TravelModel()
 H = 3600
@@ -197,3 +216,56 @@ def test_lunch_fields_go_together() -> None:
         EngineerPatch.model_validate({**dict.fromkeys(full), "lunch_minutes": 30})
     with pytest.raises(ValidationError, match="together"):
         EngineerPatch.model_validate({"lunch_earliest": None})
+
+
+# --- depot pickups --------------------------------------------------------------------
+
+
+def test_missing_parts_and_the_depots_that_supply_them() -> None:
+    assert missing_parts({"a": 2, "b": 1}, {"a": 1, "b": 3}) == {"a": 1}
+    assert missing_parts({"a": 1}, {}) == {"a": 1}
+    assert missing_parts({}, {"a": 1}) == {}
+    e = Engineer("e", frozenset(), 0, DAY_S, (0.0, 0.0), van_stock={"a": 1})
+    order = Visit("o", 0.0, 0.0, parts={"a": 2, "b": 1})
+    depots = [Depot("short", 0, 0, {"a": 1}), Depot("both", 0, 0, {"a": 1, "b": 1}),
+              Depot("none", 0, 0, {})]
+    assert [d.id for d in supplying_depots(e, order, depots)] == ["both"]
+
+
+def test_a_precedence_keeps_a_pickup_before_its_order() -> None:
+    # On a line: start 0, nodes at 10 (node 0) and 5 (node 1), end at 20. Alone the solver
+    # serves 5 then 10; "node 0 first" forces the longer 0 -> 10 -> 5 -> 20.
+    xs = [10, 5, 0, 20]
+    travel = [[abs(a - b) for b in xs] for a in xs]
+    base = CoreProblem(travel=travel, service=[0] * 4, windows=[(0, 1000)] * 4, starts=[2],
+                       ends=[3], vehicle_windows=[(0, 1000)], horizon=1000)
+    cfg = SearchConfig(0.2, "PATH_CHEAPEST_ARC", "AUTOMATIC")
+    free = solve(base, cfg)
+    assert free is not None and free.routes == ((1, 0),)
+    tied = solve(replace(base, precedences=[(0, 1)]), cfg)
+    assert tied is not None and tied.routes == ((0, 1),)
+
+
+def test_re_dispatching_an_order_frees_its_own_booking() -> None:
+    pic = Picture(0, (), {}, (Depot("d", 0, 0, {"a": 1}), Depot("x", 0, 0, {"a": 5})),
+                  {"o1": ("d", {"a": 2, "b": 1})})
+    assert pic.depots_for("o2") == pic.depots
+    mine = {d.id: dict(d.stock) for d in pic.depots_for("o1")}
+    assert mine == {"d": {"a": 3, "b": 1}, "x": {"a": 5}}
+
+
+def test_the_pickup_ids_name_the_order_they_serve() -> None:
+    assert pickup_for(PICKUP + "WO-1") == "WO-1"
+    assert pickup_for("WO-1") is None
+    assert [is_order(i) for i in ("WO-1", PICKUP + "WO-1", "depot:d1")] == [True, False, False]
+
+
+def test_a_booked_pickup_is_routed_before_its_order_and_pool_for_drops_both() -> None:
+    row = {"pickup_lat": 51.5, "pickup_lon": 0.1}
+    order = Visit("WO-1", 51.6, 0.2, status=Status.EN_ROUTE)
+    pickup = pickup_of(row, order)
+    assert pickup is not None and pickup.id == PICKUP + "WO-1" and pickup.is_frozen
+    assert pickup.point == (51.5, 0.1)
+    assert pickup_of({"pickup_lat": None}, order) is None
+    e = Engineer("e", frozenset(), 0, DAY_S, (0.0, 0.0), route=("A", PICKUP + "WO-1", "WO-1"))
+    assert pool_for("WO-1", [e])[0].route == ("A",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +17,7 @@ from dispatch.replan import (
     replan,
 )
 from dispatch.synthetic import make_city
-from dispatch.types import Engineer, LunchBreak, Visit
+from dispatch.types import PICKUP, Depot, Engineer, LunchBreak, Visit
 from models.geo import offset_m
 from models.travel import TravelModel
 from models.workorder import Priority, Status
@@ -141,3 +143,55 @@ def test_random_problems_every_route_is_feasible(seed: int, n_eng: int, n_vis: i
     city = make_city(n_eng, n_vis, seed=seed, lunch=lunch)
     plan = plan_routes(city.engineers, city.visits, TM, PlanOptions(time_limit_s=0.3))
     assert check_plan(plan, city.engineers, city.visits, TM) == []
+
+
+# --- depot detours --------------------------------------------------------------------
+
+
+def test_an_engineer_without_the_part_collects_it_at_a_depot_before_the_visit() -> None:
+    engineers = [eng("e", set(), at(0, 0))]
+    depots = [Depot("far", *at(0, 30), stock={"pump": 5}), Depot("near", *at(0, 2),
+                                                                   stock={"pump": 1})]
+    visits = [visit("v", at(0, 4), parts={"pump": 1})]
+    assert plan_routes(engineers, visits, TM, FAST).unassigned["v"] == (
+        "no qualified engineer carries parts {'pump': 1} and no depot holds them")
+    plan = plan_routes(engineers, visits, TM, FAST, depots)
+    assert plan.pickups == {"v": "near"}  # the shorter detour
+    assert plan.routes["e"].visit_ids == (PICKUP + "v", "v")
+    assert check_plan(plan, engineers, visits, TM, depots=depots) == []
+    # The checker is not a rubber stamp: the visit without its pickup uses a part the van
+    # does not hold, and a depot cannot give out more than it holds.
+    route = plan.routes["e"]
+    bare = replace(plan, routes={"e": replace(route, stops=route.stops[1:])}, pickups={})
+    assert any("van lacks 1 x pump" in e for e in check_plan(bare, engineers, visits, TM))
+    empty = [replace(d, stock={}) for d in depots]
+    assert any("gives out 1 x pump" in e
+               for e in check_plan(plan, engineers, visits, TM, depots=empty))
+
+
+def test_a_van_that_holds_the_part_goes_straight_and_a_depot_gives_out_what_it_holds() -> None:
+    stocked = eng("stocked", set(), at(0, 0), van_stock={"pump": 1})
+    assert plan_routes([stocked], [visit("v", at(0, 4), parts={"pump": 1})], TM, FAST,
+                       [Depot("d", *at(0, 2), stock={"pump": 9})]).pickups == {}
+    engineers = [eng("e1", set(), at(0, 0)), eng("e2", set(), at(0, 1))]
+    depots = [Depot("d", *at(0, 2), stock={"pump": 1, "belt": 3})]
+    visits = [visit("a", at(0, 4), parts={"pump": 1}), visit("b", at(0, 5), parts={"pump": 1}),
+              visit("c", at(0, 6), parts={"belt": 2})]
+    plan = plan_routes(engineers, visits, TM, FAST, depots)
+    assert check_plan(plan, engineers, visits, TM, depots=depots) == []
+    assert sorted(plan.pickups) in (["a", "c"], ["b", "c"])  # one pump for two visits
+    assert len(plan.unassigned) == 1 and "dropped" in next(iter(plan.unassigned.values()))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=1, max_size=6),
+       st.lists(st.integers(0, 2), min_size=2, max_size=2), st.integers(0, 2))
+def test_plans_with_depots_keep_every_part_constraint(
+        needs: list[tuple[int, int]], vans: list[int], depot_pumps: int) -> None:
+    engineers = [eng(f"e{k}", set(), at(0, k), van_stock={"pump": q})
+                 for k, q in enumerate(vans)]
+    depots = [Depot("d", *at(1, 1), stock={"pump": depot_pumps})]
+    visits = [visit(f"v{k}", at(east % 3, east), parts={"pump": q} if q else {})
+              for k, (q, east) in enumerate(needs)]
+    plan = plan_routes(engineers, visits, TM, PlanOptions(time_limit_s=0.3), depots)
+    assert check_plan(plan, engineers, visits, TM, depots=depots) == []
