@@ -89,12 +89,11 @@ class SearchConfig:
     # hardest Solomon instances at 30 s (R107, RC103, R110, RC208: mean gap 5.57% -> 3.24%;
     # 0.05, 0.6 and 1.0 were worse; one run each): see docs/dispatch.md.
     gls_lambda: float | None = 0.3
-    # After the first share of the time limit, continue from the best solution found with
-    # each of these penalty weights in turn (the time split equally): fresh penalties move
-    # a search that stalled in one valley (see docs/dispatch.md).
-    then_lambdas: tuple[float, ...] = (0.6, 0.1)
-    # Pick local-search operators by a multi-armed bandit instead of in a fixed order
-    # (off: over all 56 Solomon instances it did not help; see docs/dispatch.md).
+    # Options tried and left off (over all 56 Solomon instances at 30 s neither helped;
+    # see docs/dispatch.md): after the first share of the time limit, continue from the
+    # best solution with each of these penalty weights in turn (time split equally); pick
+    # local-search operators by a multi-armed bandit instead of in a fixed order.
+    then_lambdas: tuple[float, ...] = ()
     bandit: bool = False
 
 
