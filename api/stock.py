@@ -21,7 +21,10 @@ class StockLine(BaseModel):
     qty: int
     low_stock_threshold: int
     low: bool
-    reserved: int = Field(default=0, description="a depot's units booked for pickups")
+
+
+class DepotStockLine(StockLine):
+    reserved: int = Field(description="units booked for pickups (see docs/dispatch.md)")
 
 
 class StockIn(Body):
@@ -31,12 +34,13 @@ class StockIn(Body):
 async def stock_lines(conn: Conn, store: Store, holder_id: str) -> list[dict[str, Any]]:
     """Every part ``holder_id`` holds, with its name, whether it is below threshold, and
     (a depot) how many units are booked for pickups."""
-    reserved = ("coalesce(r.qty, 0)", " LEFT JOIN depot_reserved r ON r.depot_id = s.depot_id"
-                " AND r.part_id = s.part_id") if store == "depot_stock" else ("0", "")
+    reserved = (", coalesce(r.qty, 0) AS reserved", " LEFT JOIN depot_reserved r"
+                " ON r.depot_id = s.depot_id AND r.part_id = s.part_id"
+                ) if store == "depot_stock" else ("", "")
     return await fetch_all(
         conn,
         "SELECT s.part_id, p.name, s.qty, p.low_stock_threshold,"  # noqa: S608 - fixed names
-        f" s.qty < p.low_stock_threshold AS low, {reserved[0]} AS reserved"
+        f" s.qty < p.low_stock_threshold AS low{reserved[0]}"
         f" FROM {store} s JOIN parts p ON p.id = s.part_id{reserved[1]}"
         f" WHERE s.{HOLDER[store]} = %s ORDER BY s.part_id",
         (holder_id,),

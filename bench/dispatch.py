@@ -135,8 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bandit", action="store_true",
                     help="pick local-search operators by a multi-armed bandit instead of in a "
                          "fixed order (to compare tunings)")
+    ap.add_argument("--operators-off", default="",
+                    help="local-search operators to switch off, comma-separated (OR-Tools "
+                         "names without use_, e.g. local_cheapest_insertion_path_lns)")
     args = ap.parse_args(argv)
     search = SearchConfig(gls_lambda=args.gls_lambda, bandit=args.bandit,
+                          operators_off=tuple(x.strip() for x in args.operators_off.split(",")
+                                              if x.strip()),
                           then_lambdas=tuple(float(x) for x in args.then_lambdas.split(",")
                                              if x.strip()))
 
@@ -180,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "time_limit_s": args.time_limit,
         "search": {"gls_lambda": search.gls_lambda, "then_lambdas": search.then_lambdas,
-                   "bandit": search.bandit},
+                   "bandit": search.bandit, "operators_off": search.operators_off},
         "jobs": args.jobs,
         "instances": rows,
         "mean_gap_pct": _mean([r["gap_pct"] for r in rows]),

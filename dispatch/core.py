@@ -21,9 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+OPTIONAL_BOOL = optional_boolean_pb2.OptionalBoolean
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class SearchConfig:
     # local-search operators by a multi-armed bandit instead of in a fixed order.
     then_lambdas: tuple[float, ...] = ()
     bandit: bool = False
+    # Local-search operators to switch off (``RoutingSearchParameters.local_search_operators``
+    # field names without ``use_``, e.g. ``"local_cheapest_insertion_path_lns"``).
+    operators_off: tuple[str, ...] = ()
 
 
 def search_parameters(cfg: SearchConfig) -> pywrapcp.RoutingSearchParameters:
@@ -110,6 +115,8 @@ def search_parameters(cfg: SearchConfig) -> pywrapcp.RoutingSearchParameters:
     if cfg.gls_lambda is not None:
         params.guided_local_search_lambda_coefficient = cfg.gls_lambda
     params.use_multi_armed_bandit_concatenate_operators = cfg.bandit
+    for name in cfg.operators_off:
+        setattr(params.local_search_operators, f"use_{name}", OPTIONAL_BOOL.BOOL_FALSE)
     return params
 
 

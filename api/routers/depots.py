@@ -12,7 +12,7 @@ from api.auth import Staff, StaffOrEngineer
 from api.deps import ConnDep, audit, fetch_by_id, fetch_one
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Lat, Lon, Name
-from api.stock import StockIn, StockLine, set_stock, stock_lines
+from api.stock import DepotStockLine, StockIn, set_stock, stock_lines
 from models.messages import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/depots", tags=["depots"])
@@ -66,7 +66,7 @@ async def put_depot(depot_id: DepotId, body: DepotIn, conn: ConnDep, p: Staff) -
     return row
 
 
-@router.get("/{depot_id}/stock", response_model=list[StockLine])
+@router.get("/{depot_id}/stock", response_model=list[DepotStockLine])
 async def get_depot_stock(
     depot_id: str, conn: ConnDep, _p: StaffOrEngineer
 ) -> list[dict[str, Any]]:
@@ -74,7 +74,7 @@ async def get_depot_stock(
     return await stock_lines(conn, "depot_stock", depot_id)
 
 
-@router.put("/{depot_id}/stock/{part_id}", response_model=list[StockLine])
+@router.put("/{depot_id}/stock/{part_id}", response_model=list[DepotStockLine])
 async def set_depot_stock(
     depot_id: str, part_id: str, body: StockIn, conn: ConnDep, p: Staff
 ) -> list[dict[str, Any]]:
