@@ -23,7 +23,15 @@ from tqdm import tqdm
 
 from dispatch.assign import rank_candidates
 from dispatch.core import SearchConfig
-from dispatch.solomon import SCALE, SolomonInstance, load, solve_instance, validate
+from dispatch.solomon import (
+    MANDATORY_VISITS_OPERATORS_OFF,
+    SCALE,
+    SOLOMON_SEARCH,
+    SolomonInstance,
+    load,
+    solve_instance,
+    validate,
+)
 from dispatch.synthetic import make_city
 from models.travel import TravelModel
 
@@ -57,7 +65,7 @@ def pyvrp_distance(inst: SolomonInstance, time_limit_s: float) -> float | None:
 
 
 def run_instance(path: Path, bks: dict[str, float], time_limit: float,
-                 use_pyvrp: bool, search: SearchConfig | None = None) -> dict[str, Any]:
+                 use_pyvrp: bool, search: SearchConfig = SOLOMON_SEARCH) -> dict[str, Any]:
     inst = load(path)
     sol = solve_instance(inst, time_limit_s=time_limit, search=search)
     errors = validate(inst, sol.routes)
@@ -135,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bandit", action="store_true",
                     help="pick local-search operators by a multi-armed bandit instead of in a "
                          "fixed order (to compare tunings)")
-    ap.add_argument("--operators-off", default="",
+    ap.add_argument("--operators-off", default=",".join(MANDATORY_VISITS_OPERATORS_OFF),
                     help="local-search operators to switch off, comma-separated (OR-Tools "
-                         "names without use_, e.g. local_cheapest_insertion_path_lns)")
+                         "names without use_; default: those only useful for optional visits "
+                         "and the insertion LNS ones; '' for OR-Tools' full set)")
     args = ap.parse_args(argv)
     search = SearchConfig(gls_lambda=args.gls_lambda, bandit=args.bandit,
                           operators_off=tuple(x.strip() for x in args.operators_off.split(",")

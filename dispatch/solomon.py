@@ -109,11 +109,24 @@ def to_core(inst: SolomonInstance) -> CoreProblem:
     )
 
 
+# Every Solomon customer must be visited, so the operators that activate, deactivate or
+# swap optional visits only cost time, and so do the insertion-based LNS operators: with
+# them off the search makes more moves in the same 30 s (all 56 instances: mean gap 2.14%
+# -> 1.81%, docs/dispatch.md). The live planner keeps them (its visits may be dropped).
+MANDATORY_VISITS_OPERATORS_OFF = (
+    "global_cheapest_insertion_path_lns", "local_cheapest_insertion_path_lns",
+    "relocate_path_global_cheapest_insertion_insert_unperformed", "shortest_path_swap_active",
+    "swap_active_chain", "make_chain_inactive", "make_inactive", "make_active", "swap_active",
+    "global_cheapest_insertion_visit_types_lns", "local_cheapest_insertion_visit_types_lns",
+)
+SOLOMON_SEARCH = SearchConfig(operators_off=MANDATORY_VISITS_OPERATORS_OFF)
+
+
 def solve_instance(inst: SolomonInstance, time_limit_s: float = 30.0,
-                   search: SearchConfig | None = None) -> SolomonSolution:
-    """Minimise total truncated distance with ``search`` (default: ``SearchConfig``'s
-    tuning) for ``time_limit_s``; raises ``RuntimeError`` if nothing feasible."""
-    cfg = replace(search or SearchConfig(), time_limit_s=time_limit_s)
+                   search: SearchConfig = SOLOMON_SEARCH) -> SolomonSolution:
+    """Minimise total truncated distance with ``search`` for ``time_limit_s``; raises
+    ``RuntimeError`` if nothing feasible."""
+    cfg = replace(search, time_limit_s=time_limit_s)
     sol = solve(to_core(inst), cfg)
     if sol is None or sol.dropped:
         raise RuntimeError(f"{inst.name}: no feasible solution in {time_limit_s} s")
