@@ -124,9 +124,10 @@ def _worker_pid(stack: Stack) -> int:
 
 def test_fault_burst_gives_one_alert_and_one_dispatched_order(stack: Stack) -> None:
     lat, lon = 51.52, -0.1
-    site = seed_site(stack.database_url, lat=lat, lon=lon,
+    skill = uid("skill")  # only this engineer qualifies: others online nearby cannot take it
+    site = seed_site(stack.database_url, lat=lat, lon=lon, skills=[skill],
                      rules=["temperature > 90 for 60s severity major as overheating"])
-    eng = seed_engineer(stack.database_url, lat=lat + 0.01, lon=lon)
+    eng = seed_engineer(stack.database_url, lat=lat + 0.01, lon=lon, skills=[skill])
     query(stack.database_url, "INSERT INTO engineer_last_position (engineer_id, ts, lat, lon,"
           " source) VALUES (%s, now(), %s, %s, 'native')", (eng, lat + 0.01, lon))
     time.sleep(6)  # let the agents load the new device and its rules
