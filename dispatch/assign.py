@@ -53,7 +53,7 @@ def rank_candidates(order: Visit, engineers: Sequence[Engineer],
         if not order.skills <= e.skills:
             continue
         depot = None
-        if any(e.van_stock.get(p, 0) < q for p, q in order.parts.items()):
+        if missing_parts(order.parts, e.van_stock):
             depot = _nearest_depot(e, order, depots, travel)
             if depot is None:
                 continue
@@ -75,8 +75,12 @@ def missing_parts(parts: Mapping[str, int], van: Mapping[str, int]) -> dict[str,
 
 def supplying_depots(e: Engineer, order: Visit, depots: Sequence[Depot]) -> list[Depot]:
     """The depots holding, with what ``e``'s van carries, every part ``order`` needs."""
-    need = missing_parts(order.parts, e.van_stock)
-    return [d for d in depots if all(d.stock.get(p, 0) >= q for p, q in need.items())]
+    return depots_holding(missing_parts(order.parts, e.van_stock), depots)
+
+
+def depots_holding(parts: Mapping[str, int], depots: Sequence[Depot]) -> list[Depot]:
+    """The depots holding every one of ``parts`` in the quantity given."""
+    return [d for d in depots if all(d.stock.get(p, 0) >= q for p, q in parts.items())]
 
 
 def _nearest_depot(e: Engineer, order: Visit, depots: Sequence[Depot],

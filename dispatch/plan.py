@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dispatch.assign import depots_holding, missing_parts
 from dispatch.core import CoreProblem, CoreSolution, SearchConfig, solve
 from dispatch.types import DAY_S, PICKUP, PICKUP_S, Depot, Engineer, Plan, Route, Stop, Visit
 from models.travel import TravelTimes, matrix_seconds
@@ -64,15 +65,12 @@ def qualified(e: Engineer, v: Visit, depots: Sequence[Depot] = ()) -> bool:
     """Hard filter: skills, and the van holds every part in the quantity needed (or a
     depot holds them all)."""
     return v.skills <= e.skills and (
-        all(e.van_stock.get(p, 0) >= q for p, q in v.parts.items())
-        or bool(suppliers(v, depots)))
+        not missing_parts(v.parts, e.van_stock) or bool(suppliers(v, depots)))
 
 
 def suppliers(v: Visit, depots: Sequence[Depot]) -> list[Depot]:
     """The depots holding every part ``v`` needs (none when it needs none)."""
-    if not v.parts:
-        return []
-    return [d for d in depots if all(d.stock.get(p, 0) >= q for p, q in v.parts.items())]
+    return depots_holding(v.parts, depots) if v.parts else []
 
 
 def unserveable_reason(v: Visit, engineers: Sequence[Engineer], travel: TravelTimes,

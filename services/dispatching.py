@@ -122,7 +122,7 @@ def why_nobody(order: Visit, engineers: Sequence[Engineer], now_s: int,
     if not on_shift:
         return f"{len(online)} skilled engineer(s) online but none is on shift now{note}"
     stocked = [e for e in on_shift
-               if all(e.van_stock.get(p, 0) >= q for p, q in order.parts.items())
+               if not missing_parts(order.parts, e.van_stock)
                or supplying_depots(e, order, depots)]
     if not stocked:
         return (f"none of the {len(on_shift)} skilled engineer(s) on shift carries the parts "
