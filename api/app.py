@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.egress import networks
 from api.live import Hub
+from api.middleware import BodyLimit, SecurityHeaders, content_security_policy, inline_script_hashes
 from api.publisher import ApiPublisher
 from api.routers import (
     alerts,
@@ -31,6 +33,7 @@ from api.routers import (
     work_orders,
 )
 from api.routers.pages import STATIC
+from api.throttle import FailureThrottle
 from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
 from store.db import open_pool
@@ -62,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
+        app.state.egress_allowed = networks(s.webhook_allowed_networks)
+        app.state.auth_throttle = FailureThrottle(s.auth_failures_per_s, s.auth_failures_burst)
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
         app.state.hub = Hub(s)
@@ -84,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Authenticate with `Authorization: Bearer <token>`.",
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, limit=s.max_json_body_bytes)
+    app.add_middleware(
+        SecurityHeaders, csp=content_security_policy(inline_script_hashes(STATIC.glob("*.html")))
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from api.auth import Principal
+from api.conn import Conn, ConnDep, get_conn
 from services.publisher import Publisher
-
-Conn = AsyncConnection[Any]
-
-
-async def get_conn(request: Request) -> AsyncIterator[Conn]:
-    async with request.app.state.pool.connection() as conn:
-        yield conn
 
 
 def get_publisher(request: Request) -> Publisher:
@@ -26,7 +18,9 @@ def get_publisher(request: Request) -> Publisher:
     return publisher
 
 
-ConnDep = Annotated[Conn, Depends(get_conn)]
+__all__ = ["Conn", "ConnDep", "PublisherDep", "audit", "fetch_all", "fetch_by_id", "fetch_one",
+           "found", "get_conn", "get_publisher"]
+
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 

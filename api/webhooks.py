@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from api.consumer import Record, ThreadedConsumer
+from api.egress import Refused, check_destination, networks
 from services.webhooks import SIGNATURE_HEADER, backoff_s, body, event_type, matches, sign
 from stack.settings import Settings
 
@@ -25,6 +26,7 @@ class WebhookDispatcher:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
         self.settings = settings
         self.pool = pool
+        self.allowed = networks(settings.webhook_allowed_networks)
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
@@ -86,12 +88,17 @@ class WebhookDispatcher:
             error: str | None = None
             async with self._slots:
                 try:
+                    await check_destination(hook["url"], self.allowed)  # again: DNS changes
                     resp = await self._http.post(hook["url"], content=raw, headers=headers)
                     status = resp.status_code
                     if not 200 <= status < 300:
                         error = f"HTTP {status}"
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"[:500]
+                except Refused as exc:
+                    await self._log(hook["id"], etype, data, attempt, None, str(exc)[:500])
+                    log.warning("webhook %s not delivered: %s", hook["id"], exc)
+                    return
             await self._log(hook["id"], etype, data, attempt, status, error)
             if error is None:
                 return

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,17 +90,49 @@ class Settings(BaseSettings):
     # API
     admin_token: str | None = None
     db_pool_size: int = Field(default=8, ge=1)
+    auth_failures_burst: int = Field(
+        default=30, ge=1, description="failed token lookups an address may make at once ..."
+    )
+    auth_failures_per_s: float = Field(
+        default=0.5, gt=0, description="... and how fast that allowance comes back (then 429)"
+    )
+    max_json_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="request bodies other than multipart uploads"
+    )
+    token_default_expiry_days: int | None = Field(
+        default=90, ge=1, description="user tokens created without expires_in_days"
+    )
+    tracking_ttl_after_close_s: float = Field(
+        default=7 * 86_400.0, ge=0, description="a tracking link dies this long after its "
+        "order is closed or cancelled"
+    )
+    ws_recheck_s: float = Field(
+        default=10.0, gt=0, description="how often an open websocket re-checks its token"
+    )
     live_queue_size: int = Field(default=1000, ge=10, description="per websocket client")
     live_send_timeout_s: float = Field(default=10.0, gt=0, description="drop a stuck client")
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description='networks webhooks may reach besides public addresses, e.g. '
+        '["10.20.0.0/16"] for an on-premises receiver (loopback, private and link-local '
+        "targets are refused otherwise)",
+    )
 
     # Supervisor
     start_timeout_s: float = 60.0
     log_level: str = "INFO"
     simulate: bool = Field(default=False, description="run the live simulator with `up`")
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad one
+        return value
 
     # Derived -----------------------------------------------------------------
     @property

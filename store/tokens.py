@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 import psycopg
 
@@ -39,3 +40,31 @@ def ensure_token(
         "ON CONFLICT (token_hash) DO NOTHING",
         (hash_token(token), user_id, role),
     )
+
+
+# A tracking link stops working this long after its order closed or was cancelled.
+TERMINAL = ("closed", "cancelled")
+
+
+async def principal_row(
+    conn: psycopg.AsyncConnection[Any], token: str, *, tracking_ttl_s: float
+) -> dict[str, Any] | None:
+    """The token's role and ids when it is valid: not revoked, not expired, its user
+    not disabled, and (a tracking token) its order not closed more than
+    ``tracking_ttl_s`` ago. One indexed query on the caller's connection."""
+    cur = await conn.execute(
+        """
+        SELECT t.role, t.user_id, t.work_order_id, u.engineer_id, u.customer_id
+        FROM api_tokens t
+        LEFT JOIN users u ON u.id = t.user_id
+        LEFT JOIN work_orders w ON w.id = t.work_order_id
+        WHERE t.token_hash = %s AND NOT t.revoked
+          AND (t.expires_at IS NULL OR t.expires_at > now())
+          AND u.disabled_at IS NULL
+          AND (w.id IS NULL OR w.status <> ALL(%s)
+               OR COALESCE(w.closed_at, w.updated_at) > now() - make_interval(secs => %s))
+        """,
+        (hash_token(token), list(TERMINAL), tracking_ttl_s),
+    )
+    row: dict[str, Any] | None = await cur.fetchone()  # dict_row
+    return row

@@ -6,11 +6,12 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from api.auth import Admin
 from api.deps import ConnDep, audit, fetch_one
+from api.egress import check_destination
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body
 
@@ -58,7 +59,11 @@ class DeliveryOut(BaseModel):
 
 
 @router.post("", response_model=WebhookOut, status_code=201)
-async def create_webhook(body: WebhookIn, conn: ConnDep, p: Admin) -> dict[str, Any]:
+async def create_webhook(
+    body: WebhookIn, conn: ConnDep, p: Admin, request: Request
+) -> dict[str, Any]:
+    """422 for a URL whose host is loopback, private or link-local (see api/egress.py)."""
+    await check_destination(str(body.url), request.app.state.egress_allowed)
     secret = body.secret or secrets.token_urlsafe(32)
     async with conn.transaction():
         row = await fetch_one(

@@ -131,7 +131,9 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
 def stack() -> Iterator[Stack]:
     home = stack_home()
     # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
+    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise).
+    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
+                    FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]')
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,
