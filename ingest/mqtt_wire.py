@@ -18,12 +18,14 @@ QoS 2 cannot arrive: the broker delivers at most the subscription's QoS (1).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("fieldflow.bridge.mqtt")
 
@@ -100,6 +102,31 @@ def puback_packets(mids: Iterable[int]) -> bytes:
 
 
 MessageHandler = Callable[[str, bytes, int, int], None]
+# An oversized PUBLISH, never held whole: topic, first bytes, size, sha256 hex, qos, mid.
+OversizeHandler = Callable[[str, bytes, int, str, int, int], None]
+HEAD_BYTES = 4096  # how much of an oversized payload is kept for its dead letter
+
+
+@dataclass(slots=True)
+class _Skipping:
+    """An oversized PUBLISH being read past: hashed and counted, its head kept."""
+
+    topic: str
+    qos: int
+    mid: int
+    size: int  # of the payload
+    head: bytearray
+    hasher: Any
+    remaining: int  # bytes of the packet still to come
+
+    def take(self, data: bytes | bytearray | memoryview) -> int:
+        n = min(len(data), self.remaining)
+        chunk = data[:n]
+        self.hasher.update(chunk)
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]
+        self.remaining -= n
+        return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +147,29 @@ class PacketReader:
         # instead of re-copied on every read.
         self._buf = bytearray()
         self.max_packet = max_packet
+        self._skip: _Skipping | None = None
 
     @property
     def buffered(self) -> int:
         return len(self._buf)
 
-    def feed(self, data: bytes, on_publish: MessageHandler) -> list[Control]:
+    def feed(
+        self, data: bytes, on_publish: MessageHandler, on_oversize: OversizeHandler | None = None
+    ) -> list[Control]:
+        """Parse what ``data`` completes. A PUBLISH above ``max_packet`` goes, once read
+        past, to ``on_oversize`` (with its head, size and SHA-256) and is never buffered
+        whole; without ``on_oversize`` it is a :class:`ProtocolError`, as any other
+        oversized packet is."""
+        if self._skip is not None:
+            skip = self._skip
+            used = skip.take(data)
+            if skip.remaining:
+                return []
+            self._skip = None
+            assert on_oversize is not None
+            on_oversize(skip.topic, bytes(skip.head), skip.size, skip.hasher.hexdigest(),
+                        skip.qos, skip.mid)
+            data = data[used:]
         buf = self._buf
         buf += data
         size = len(buf)
@@ -149,7 +193,19 @@ class PacketReader:
                 else:
                     break  # the length itself is not complete yet
                 if length > self.max_packet:
-                    raise ProtocolError(f"packet of {length} bytes exceeds {self.max_packet}")
+                    if first >> 4 != PUBLISH or on_oversize is None:
+                        raise ProtocolError(f"packet of {length} bytes exceeds {self.max_packet}")
+                    skipped = self._start_skip(buf, first, i, length, size)
+                    if skipped is None:
+                        break  # its topic is not complete yet
+                    pos = skipped
+                    if self._skip is not None:
+                        if self._skip.remaining:
+                            break  # the rest of it comes in later reads
+                        skip, self._skip = self._skip, None
+                        on_oversize(skip.topic, bytes(skip.head), skip.size,
+                                    skip.hasher.hexdigest(), skip.qos, skip.mid)
+                    continue
                 end = i + length
                 if end > size:
                     break
@@ -174,6 +230,32 @@ class PacketReader:
         return controls
 
 
+    def _start_skip(
+        self, buf: bytearray, first: int, i: int, length: int, size: int
+    ) -> int | None:
+        """Begin reading past an oversized PUBLISH whose body starts at ``i``; returns
+        the buffer position consumed, or None while its topic and id are incomplete."""
+        qos = (first >> 1) & 0x03
+        if size - i < 2:
+            return None
+        header = 2 + (buf[i] << 8 | buf[i + 1]) + (2 if qos else 0)
+        if header > length or qos == 3:
+            raise ProtocolError("malformed PUBLISH")
+        if size - i < header:
+            return None
+        topic_end = i + header - (2 if qos else 0)
+        mid = buf[topic_end] << 8 | buf[topic_end + 1] if qos else 0
+        skip = _Skipping(
+            topic=buf[i + 2 : topic_end].decode("utf-8", "replace"), qos=qos, mid=mid,
+            size=length - header, head=bytearray(), hasher=hashlib.sha256(),
+            remaining=length - header,
+        )
+        start = i + header
+        used = skip.take(buf[start:size])
+        self._skip = skip
+        return start + used
+
+
 class Session:
     """One persistent MQTT session, kept up with reconnects (1 s .. 30 s backoff).
 
@@ -196,8 +278,12 @@ class Session:
         on_connect: Callable[[], None] | None = None,
         min_backoff: float = 1.0,
         max_backoff: float = 30.0,
+        max_packet: int = MAX_PACKET,
+        on_oversize: OversizeHandler | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.max_packet = max_packet
+        self.on_oversize = on_oversize
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
         self.on_message = on_message
@@ -305,7 +391,7 @@ class Session:
         session's queue) are returned for the read loop."""
         sock = socket.create_connection((self.host, self.port), timeout=10)
         early: list[tuple[str, bytes, int, int]] = []
-        reader = PacketReader()
+        reader = PacketReader(self.max_packet)
         try:
             self._handshake(sock, reader, early)
         except BaseException:
@@ -337,10 +423,10 @@ class Session:
         if refused:
             raise ProtocolError(f"subscription refused for {', '.join(refused)}")
 
-    @staticmethod
-    def _expect(sock: socket.socket, reader: PacketReader, kind: int,
+    def _expect(self, sock: socket.socket, reader: PacketReader, kind: int,
                 early: list[tuple[str, bytes, int, int]]) -> Control:
-        """Read until a ``kind`` control packet, keeping PUBLISHes met on the way."""
+        """Read until a ``kind`` control packet, keeping PUBLISHes met on the way
+        (oversized ones are handed over at once: only their head was kept)."""
 
         def keep(topic: str, payload: bytes, qos: int, mid: int) -> None:
             early.append((topic, payload, qos, mid))
@@ -349,7 +435,7 @@ class Session:
             data = sock.recv(65536)
             if not data:
                 raise ConnectionError("broker closed the connection")
-            for packet in reader.feed(data, keep):
+            for packet in reader.feed(data, keep, self.on_oversize):
                 if packet.kind == kind:
                     return packet
 
@@ -367,7 +453,7 @@ class Session:
                 raise ConnectionError("broker closed the connection")
             self._handling = True
             try:
-                for packet in reader.feed(data, handle):
+                for packet in reader.feed(data, handle, self.on_oversize):
                     if packet.kind not in (PINGRESP, SUBACK):
                         log.debug("MQTT: ignoring packet type %d", packet.kind)
             finally:

@@ -98,6 +98,9 @@ def write_mqtt_config(settings: Settings, *, mosquitto: bool) -> Path:
             "log_type warning",
             "max_queued_messages 1000000",
             "max_inflight_messages 1000",
+            # One setting bounds messages: the bridge dead-letters those above
+            # mqtt_max_message_bytes; the broker refuses packets above 16 times that.
+            f"max_packet_size {settings.mqtt_broker_max_packet}",
             "user root" if _is_root() else "",
         ]
         if settings.mqtt_auth:

@@ -23,6 +23,9 @@ TOPICS = (
 
 # Escalate an order still `assigned` after this many seconds, per priority (event time).
 # The one source of these defaults: the setting below and streams/sla.py use it.
+# The broker's packet limit as a multiple of the bridge's message limit (one setting).
+MQTT_BROKER_PACKET_FACTOR = 16
+
 DEFAULT_ACCEPT_WITHIN_S: dict[str, int] = {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600}
 
 
@@ -54,6 +57,11 @@ class Settings(BaseSettings):
     mqtt_bridge_user: str = "fieldflow-bridge"
     mqtt_bridge_password: str | None = None
     bridge_max_in_flight: int = Field(default=5000, ge=1)
+    mqtt_max_message_bytes: int = Field(
+        default=262_144, ge=1024, le=16_777_216,
+        description="the bridge dead-letters bigger MQTT messages (size, sha256, first 4 KB); "
+        "the embedded broker refuses packets above MQTT_BROKER_PACKET_FACTOR times this",
+    )
     bridge_metrics_port: int = 9108
     device_rate_limit_per_s: float | None = Field(
         default=None, gt=0, description="per device/phone; excess goes to the dead letter"
@@ -150,6 +158,14 @@ class Settings(BaseSettings):
     @property
     def resolved_fault_model_path(self) -> Path:
         return self.fault_model_path or (self.home_dir / "models" / "fault_fd001.joblib")
+
+    @property
+    def mqtt_broker_max_packet(self) -> int:
+        """The broker's ``max_packet_size``: well above the bridge's limit, so a message
+        between the two still reaches the bridge and is dead-lettered with its size and
+        hash (mosquitto drops a packet above its own limit and disconnects the sender,
+        leaving no trace in Kafka); above it, the broker protects itself."""
+        return self.mqtt_max_message_bytes * MQTT_BROKER_PACKET_FACTOR
 
     @property
     def resolved_database_url(self) -> str:
