@@ -356,7 +356,7 @@ def main() -> None:
                                     burst=settings.device_rate_burst,
                                     max_ahead_s=settings.max_event_ahead_s),
     )
-    bridge.serve_metrics(settings.host, settings.bridge_metrics_port)
+    bridge.serve_metrics(settings.backend_host, settings.bridge_metrics_port)
 
     def _term(_s: int, _f: object) -> None:
         bridge._stop.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +36,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDFLOW_", extra="ignore")
 
     home: Path = Field(default=Path(".fieldflow"), description="state, data dirs, logs")
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="where the API and MQTT listen (set a "
+                      "routable address so that phones can connect)")
+    backend_host: str = Field(
+        default="127.0.0.1", description="where the embedded PostgreSQL, Kafka and the bridge "
+        "metrics listen: loopback whatever `host` says; set it only to expose them on purpose",
+    )
+    postgres_password: str | None = Field(
+        default=None, description="the embedded PostgreSQL's superuser password; default: "
+        "generated once into $FIELDFLOW_HOME/postgres_password (0600)",
+    )
 
     # External services: set to use them instead of the embedded ones.
     database_url: str | None = None
@@ -53,9 +63,18 @@ class Settings(BaseSettings):
     topic_partitions: dict[str, int] = Field(default_factory=dict)
     # MQTT
     mqtt_broker: str = Field(default="auto", pattern="^(auto|mosquitto|amqtt)$")
-    mqtt_auth: bool = False
+    mqtt_auth: bool = Field(default=True, description="mosquitto password file + ACLs (off "
+                            "only for a broker nobody else can reach)")
     mqtt_bridge_user: str = "fieldflow-bridge"
     mqtt_bridge_password: str | None = None
+    mqtt_fleet_user: str = Field(
+        default="fleet-simulator", pattern=r"^fleet-[A-Za-z0-9_.-]{1,58}$",
+        description="the demo simulator's and the tests' login (publishes for any device)",
+    )
+    mqtt_sparkplug_group: str = Field(
+        default="fieldflow", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="the Sparkplug group id devices may publish under (pinned by their ACL)",
+    )
     bridge_max_in_flight: int = Field(default=5000, ge=1)
     mqtt_max_message_bytes: int = Field(
         default=262_144, ge=1024, le=16_777_216,
@@ -168,14 +187,23 @@ class Settings(BaseSettings):
         return self.mqtt_max_message_bytes * MQTT_BROKER_PACKET_FACTOR
 
     @property
+    def postgres_password_file(self) -> Path:
+        return self.home_dir / "postgres_password"
+
+    @property
     def resolved_database_url(self) -> str:
-        return self.database_url or (
-            f"postgresql://postgres@{self.host}:{self.postgres_port}/fieldflow"
-        )
+        """The external URL, or the embedded one with its password (once generated)."""
+        if self.database_url:
+            return self.database_url
+        password = self.postgres_password
+        if password is None and self.postgres_password_file.exists():
+            password = self.postgres_password_file.read_text().strip()
+        login = f"postgres:{quote(password, safe='')}" if password else "postgres"
+        return f"postgresql://{login}@{self.backend_host}:{self.postgres_port}/fieldflow"
 
     @property
     def resolved_kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+        return self.kafka_bootstrap or f"{self.backend_host}:{self.kafka_port}"
 
     @property
     def resolved_mqtt_url(self) -> str:

@@ -42,6 +42,23 @@ def ensure_token(
     )
 
 
+BOOTSTRAP = "bootstrap"
+
+
+def rotate_bootstrap_token(conn: psycopg.Connection, token: str) -> int:
+    """Make ``token`` the one bootstrap admin token: earlier ones are revoked (tokens of
+    the ``admin`` user without a name are bootstrap tokens of older versions)."""
+    token_hash = hash_token(token)
+    conn.execute("UPDATE api_tokens SET name = %s WHERE token_hash = %s", (BOOTSTRAP, token_hash))
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked = true, revoked_at = now()"
+        " WHERE user_id = 'admin' AND (name = %s OR name IS NULL) AND token_hash <> %s"
+        " AND NOT revoked",
+        (BOOTSTRAP, token_hash),
+    )
+    return cur.rowcount
+
+
 # A tracking link stops working this long after its order closed or was cancelled.
 TERMINAL = ("closed", "cancelled")
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -37,6 +38,13 @@ class Stack:
         self.database_url: str = status["database_url"]
         host, port = status["mqtt_url"].removeprefix("mqtt://").split(":")
         self.mqtt_host, self.mqtt_port = host, int(port)
+        # MQTT requires a login by default: the tests publish as the stack's fleet user
+        # (``mqtt_fleet_url`` of ``fieldflow status --json``), which may publish for any
+        # device or phone, as the demo simulator does.
+        fleet = urlparse(status.get("mqtt_fleet_url") or "")
+        self.mqtt_login: tuple[str, str] | None = (
+            (unquote(fleet.username), unquote(fleet.password or "")) if fleet.username else None
+        )
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -57,9 +65,15 @@ class Stack:
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
         )
+        self.login(c)
         c.connect(self.mqtt_host, self.mqtt_port)
         c.loop_start()
         return c
+
+    def login(self, client: mqtt.Client) -> mqtt.Client:
+        if self.mqtt_login is not None:
+            client.username_pw_set(*self.mqtt_login)
+        return client
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
         c = self.mqtt_client()

@@ -66,6 +66,7 @@ class Phone:
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{name}-{os.getpid()}"
         )
+        stack.login(self.client)
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.max_inflight_messages_set(100)
         self.mids: list[int] = []
