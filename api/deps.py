@@ -45,7 +45,7 @@ def found(row: dict[str, Any] | None, what: str, ident: object) -> dict[str, Any
 
 async def fetch_by_id(conn: Conn, table: str, ident: str, what: str) -> dict[str, Any]:
     """``SELECT * FROM table WHERE id = ident``, or a 404 naming ``what``."""
-    row = await fetch_one(conn, f"SELECT * FROM {table} WHERE id = %s", (ident,))  # noqa: S608 - table is one of ours
+    row = await fetch_one(conn, f"SELECT * FROM {table} WHERE id = %s", (ident,))  # noqa: S608  # nosec B608 - table is one of ours
     return found(row, what, ident)
 
 

@@ -277,7 +277,7 @@ async def update_order(
         values = [Jsonb(v) if k == "required_parts" else v for k, v in changed.items()]
         row = await _fetch(
             conn,
-            f"UPDATE work_orders SET {', '.join(f'{k} = %s' for k in changed)},"  # noqa: S608 - keys checked against EDITABLE_FIELDS
+            f"UPDATE work_orders SET {', '.join(f'{k} = %s' for k in changed)},"  # noqa: S608  # nosec B608 - keys checked against EDITABLE_FIELDS
             " updated_at = %s WHERE id = %s RETURNING *",
             (*values, ts, work_order_id),
         )
@@ -383,7 +383,7 @@ async def transition_order(
             params.append(arrived_late(order["sla_due"], ts))
         row = await _fetch(
             conn,
-            f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608 - column names from _STAMP
+            f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608  # nosec B608 - column names from _STAMP
             (*params, work_order_id),
         )
         assert row is not None

@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         default=7 * 86_400.0, ge=0, description="a tracking link dies this long after its "
         "order is closed or cancelled"
     )
+    customer_open_requests_max: int = Field(
+        default=20, ge=1, description="open requests a customer may have raised at once"
+    )
+    arrival_tolerance_s: float = Field(
+        default=900.0, ge=0, description="an engineer's reported arrival counts for the SLA "
+        "only with a geofence check-in at the site within this of it"
+    )
     ws_recheck_s: float = Field(
         default=10.0, gt=0, description="how often an open websocket re-checks its token"
     )

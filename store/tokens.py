@@ -85,3 +85,58 @@ async def principal_row(
     )
     row: dict[str, Any] | None = await cur.fetchone()  # dict_row
     return row
+
+
+async def create_user_token(
+    conn: psycopg.AsyncConnection[Any],
+    user_id: str,
+    role: str,
+    *,
+    expires_at: Any,
+    name: str | None,
+) -> tuple[str, int]:
+    """A new token for ``user_id``: (the token, shown once; its public id)."""
+    token = new_token()
+    cur = await conn.execute(
+        "INSERT INTO api_tokens (token_hash, user_id, role, expires_at, name)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (hash_token(token), user_id, role, expires_at, name),
+    )
+    row: Any = await cur.fetchone()
+    return token, int(row["id"] if isinstance(row, dict) else row[0])
+
+
+async def user_tokens(conn: psycopg.AsyncConnection[Any], user_id: str) -> list[dict[str, Any]]:
+    """A user's tokens, newest first (never the token or its hash)."""
+    cur = await conn.execute(
+        "SELECT id, user_id, role, name, created_at, expires_at, revoked, revoked_at"
+        " FROM api_tokens WHERE user_id = %s ORDER BY id DESC",
+        (user_id,),
+    )
+    rows: list[dict[str, Any]] = await cur.fetchall()  # dict_row
+    return rows
+
+
+async def revoke_token(conn: psycopg.AsyncConnection[Any], token_id: int) -> dict[str, Any] | None:
+    """Revoke a token by its id (idempotent); None when there is no such user token."""
+    cur = await conn.execute(
+        "UPDATE api_tokens SET revoked = true, revoked_at = COALESCE(revoked_at, now())"
+        " WHERE id = %s AND user_id IS NOT NULL RETURNING id, user_id, role, name,"
+        " created_at, expires_at, revoked, revoked_at",
+        (token_id,),
+    )
+    row: dict[str, Any] | None = await cur.fetchone()
+    return row
+
+
+async def set_user_disabled(
+    conn: psycopg.AsyncConnection[Any], user_id: str, *, disabled: bool
+) -> dict[str, Any] | None:
+    """Disable (every token of the user stops at once) or enable a user."""
+    cur = await conn.execute(
+        "UPDATE users SET disabled_at = CASE WHEN %s THEN COALESCE(disabled_at, now()) END"
+        " WHERE id = %s RETURNING *",
+        (disabled, user_id),
+    )
+    row: dict[str, Any] | None = await cur.fetchone()
+    return row

@@ -6,3 +6,6 @@ CREATE INDEX IF NOT EXISTS api_tokens_user_idx ON api_tokens (user_id);
 ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS name text;
 ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS revoked_at timestamptz;
 ALTER TABLE users ADD COLUMN IF NOT EXISTS disabled_at timestamptz;
+
+-- Scopes (issue #22): an engineer's reported arrival the geofence did not corroborate.
+ALTER TABLE work_orders ADD COLUMN IF NOT EXISTS arrival_unverified boolean NOT NULL DEFAULT false;

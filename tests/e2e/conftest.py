@@ -147,7 +147,9 @@ def stack() -> Iterator[Stack]:
     # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
     # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise).
     env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
-                    FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]')
+                    FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]',
+                    # tests/e2e/test_hardening_scopes.py reaches the limit
+                    FIELDFLOW_CUSTOMER_OPEN_REQUESTS_MAX="5")
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,

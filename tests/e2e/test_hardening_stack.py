@@ -136,3 +136,16 @@ def test_plain_status_hides_secrets_and_json_keeps_them(open_host_stack: Stack) 
     logs = "".join(p.read_text(errors="replace")
                    for p in (open_host_stack.home / "logs").glob("*.log"))
     assert password not in logs and st["admin_token"] not in logs
+
+
+def test_rotating_the_bootstrap_admin_token_revokes_the_old_one(open_host_stack: Stack) -> None:
+    old = open_host_stack.admin_token
+    new = f"rotated-{uuid.uuid4().hex}"
+    migrate = subprocess.run([sys.executable, "-m", "stack.cli", "migrate"],
+                             env={**open_host_stack.env, "FIELDFLOW_ADMIN_TOKEN": new},
+                             cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert migrate.returncode == 0, migrate.stderr
+    with open_host_stack.api(new) as api:
+        assert api.get("/api/v1/parts").status_code == 200
+    with open_host_stack.api(old) as api:
+        assert api.get("/api/v1/parts").status_code == 401
