@@ -112,23 +112,24 @@ def test_a_reported_arrival_counts_only_when_the_geofence_saw_it(stack: Stack) -
     order, token = _assigned_en_route(stack, w, e1)
     with stack.api(token) as me:
         long_ago = int((time.time() - 86_400) * 1000)
-        err = assert_error(move(me, order["id"], "on_site", ts=long_ago), 422)
+        err = assert_error(move(me, order["id"], "on_site", ts=long_ago, reason="x"), 422)
         assert "before the order was assigned" in err["message"]
-        reported = int((time.time() - 1) * 1000)
-        before = datetime.now(UTC) - timedelta(seconds=1)
-        moved = ok(move(me, order["id"], "on_site", ts=reported))
+        before = datetime.now(UTC)
+        moved = ok(move(me, order["id"], "on_site", ts=int(time.time() * 1000),
+                        reason="GPS lost in the basement"))
     assert moved["arrival_unverified"] is True
     checkin = datetime.fromisoformat(moved["checkin_at"])
     assert checkin >= before - timedelta(seconds=1)
     # Engineer 2: the geofence saw them enter 60 s before the reported time.
     order2, token2 = _assigned_en_route(stack, w, e2)
-    arrived = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    arrived = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     query(stack.database_url,  # a check-in the streams made while the order stayed en_route
           "INSERT INTO geofence_events (event_key, engineer_id, site_id, work_order_id, kind,"
           " ts) VALUES (%s, %s, %s, %s, 'enter', %s)",
           (uid("gf"), e2, w.site, order2["id"], arrived - timedelta(seconds=60)))
     with stack.api(token2) as me:
-        moved2 = ok(move(me, order2["id"], "on_site", ts=int(arrived.timestamp() * 1000)))
+        moved2 = ok(move(me, order2["id"], "on_site", ts=int(arrived.timestamp() * 1000),
+                         reason="synced after a dead zone"))
     assert moved2["arrival_unverified"] is False
     assert datetime.fromisoformat(moved2["checkin_at"]) == arrived
     # Engineer 1 cannot report for engineer 2's order.
