@@ -230,9 +230,10 @@ class Supervisor:
             raise bootstrap.missing("mosquitto", "apt-get install -y mosquitto")
         if s.mqtt_auth and not mosquitto:
             raise MissingDependency(
-                "MQTT authentication (FIELDFLOW_MQTT_AUTH=true) needs mosquitto; the amqtt "
-                "fallback does not support it: apt-get install -y mosquitto "
-                "(and leave FIELDFLOW_MQTT_BROKER at auto or mosquitto)"
+                "MQTT authentication (FIELDFLOW_MQTT_AUTH, on by default) needs mosquitto; "
+                "the amqtt fallback does not support it: apt-get install -y mosquitto "
+                "(and leave FIELDFLOW_MQTT_BROKER at auto or mosquitto), or, on a machine "
+                "nobody else can reach, FIELDFLOW_MQTT_AUTH=false"
             )
         if s.mqtt_auth:
             bootstrap.ensure_mqtt_auth_files(s)
