@@ -5,20 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from models.messages import AlertEvent, AlertState, EtaUpdate, GeofenceEvent
 from models.timeutil import to_datetime
-
-Conn = AsyncConnection[Any]
-
-
-async def rows(conn: Conn, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
+from store.sql import Conn
+from store.sql import fetch_all as rows
 
 
 async def load_fences(conn: Conn) -> list[dict[str, Any]]:

@@ -13,12 +13,12 @@ from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
 from api.listing import Page, PagingDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Skill
 from models.fault_models import FaultModelName
-from streams.alerts import RuleSyntaxError, parse_rule
+from models.rules import RuleSyntaxError, parse_rule
 
 router = APIRouter(prefix="/api/v1/asset-models", tags=["assets"])
 
 def check_rules(rules: list[str] | None) -> list[str] | None:
-    """Rules are parsed at the door by the stream workers' own parser."""
+    """Rules are parsed at the door by the grammar the stream workers use (models.rules)."""
     for rule in rules or ():
         try:
             parse_rule(rule)
