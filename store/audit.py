@@ -36,7 +36,7 @@ async def record(  # noqa: PLR0917
     )
 
 
-async def page(  # noqa: PLR0913
+async def page(
     conn: Conn,
     paging: Paging,
     rng: TimeRange,

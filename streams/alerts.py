@@ -17,7 +17,6 @@ same machinery (``process_prediction``); silence beyond a device's timeout raise
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
