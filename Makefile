@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fieldflow up $(DEMO_FLAGS)
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -31,6 +32,7 @@ test-e2e: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # bandit at medium severity and up (also run by tests/unit/test_bandit.py); every finding
 # left in the code carries a `# nosec <id>` with its reason (docs/security.md)
@@ -38,4 +40,4 @@ security: $(STAMP)
 	$(VENV)/bin/bandit -q -r $(BANDIT_PACKAGES) --severity-level medium
 
 clean:
-	rm -rf $(VENV) .fieldflow .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .fieldflow .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.conn import Conn, ConnDep
+from api.conn import ConnDep
 from api.throttle import FailureThrottle
+from store.sql import Conn
 from store.tokens import principal_row
 
 _bearer = HTTPBearer(auto_error=False)

@@ -8,12 +8,11 @@ a second, which let a few dozen requests with made-up tokens starve the pool.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from psycopg import AsyncConnection
 
-Conn = AsyncConnection[Any]
+from store.sql import Conn
 
 
 async def get_conn(request: Request) -> AsyncIterator[Conn]:

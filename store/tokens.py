@@ -87,25 +87,6 @@ async def principal_row(
     return row
 
 
-async def create_user_token(
-    conn: psycopg.AsyncConnection[Any],
-    user_id: str,
-    role: str,
-    *,
-    expires_at: Any,
-    name: str | None,
-) -> tuple[str, int]:
-    """A new token for ``user_id``: (the token, shown once; its public id)."""
-    token = new_token()
-    cur = await conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, role, expires_at, name)"
-        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        (hash_token(token), user_id, role, expires_at, name),
-    )
-    row: Any = await cur.fetchone()
-    return token, int(row["id"] if isinstance(row, dict) else row[0])
-
-
 async def user_tokens(conn: psycopg.AsyncConnection[Any], user_id: str) -> list[dict[str, Any]]:
     """A user's tokens, newest first (never the token or its hash)."""
     cur = await conn.execute(
