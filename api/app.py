@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +34,7 @@ from api.routers import (
 from api.routers.pages import STATIC
 from api.throttle import FailureThrottle
 from api.webhooks import WebhookDispatcher
+from stack.logs import setup_logging
 from stack.settings import Settings, get_settings
 from store.db import open_pool
 
@@ -60,7 +60,7 @@ ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
-    logging.basicConfig(level=s.log_level)
+    setup_logging(s.log_level)  # one format, secrets masked (stack/secrets.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
