@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.inbox import InboxHub
 from api.live import Hub
 from api.publisher import ApiPublisher
 from api.routers import (
@@ -19,7 +20,9 @@ from api.routers import (
     customers,
     depots,
     dispatch,
+    engineer_app,
     engineers,
+    jobs,
     kpis,
     live,
     pages,
@@ -52,6 +55,8 @@ ROUTERS = (
     webhooks,
     live,
     pages,
+    jobs,
+    engineer_app,
 )
 
 
@@ -66,12 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.publisher = ApiPublisher(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
+        app.state.inbox = InboxHub(s)
+        app.state.inbox.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
         app.state.webhooks.start()
         try:
             yield
         finally:
             await app.state.webhooks.stop()
+            app.state.inbox.stop()
             app.state.hub.stop()
             app.state.publisher.close()
             await app.state.pool.close()
