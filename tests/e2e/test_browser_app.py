@@ -277,7 +277,8 @@ def test_a_job_reassigned_while_offline_is_shown_as_a_conflict(stack: Stack, pho
     phone.set_offline(False)
     page.wait_for_selector(".conflict[data-kind='transition']", timeout=30000)
     text = page.text_content("#conflicts") or ""
-    assert "accepted" in text and oid in text
+    assert "move to accepted" in text and oid in text and "no longer yours" in text
+    page.wait_for_selector("#not-mine", timeout=15000)  # the job's screen says so too
     page.wait_for_selector("#outbox", state="hidden", timeout=10000)
     with stack.api() as api:
         order = ok(api.get(f"/api/v1/work-orders/{oid}"))

@@ -29,7 +29,11 @@ async function projected(jobs) {
 export async function refresh() {
   if (!state.auth) return;
   try {
-    const jobs = await call("GET", `/api/v1/engineers/${encodeURIComponent(state.auth.engineer_id)}/jobs`);
+    const me = `/api/v1/engineers/${encodeURIComponent(state.auth.engineer_id)}`;
+    const [jobs, route] = await Promise.all([call("GET", `${me}/jobs`), call("GET", `${me}/route`).catch(() => null)]);
+    // The live ETA (streams) when driving, else the one the route plan expects.
+    const planned = new Map((route?.stops || []).filter((s) => s.kind !== "pickup").map((s) => [s.work_order_id, s.eta]));
+    for (const j of jobs) j.eta = j.eta || planned.get(j.id) || null;
     await db.set("jobs", jobs);
     setNet(true);
   } catch (err) {
@@ -148,7 +152,9 @@ async function onInbox(msg) {
 
 outbox.onChange(async (what, entry, detail) => {
   if (what === "network") setNet(detail);
-  if (what === "conflict") toast(`Not applied: ${describe(entry)} — ${detail.message}`);
+  if (what === "conflict") {
+    toast(`Not applied: ${describe(entry)} — ${detail.status === 404 ? "no longer your job" : detail.message}`);
+  }
   if (what === "sent" && entry.kind !== "positions") refreshSoon();
   await showQueue();
 });

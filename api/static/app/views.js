@@ -37,7 +37,8 @@ export function toast(text) {
 
 export function renderConflicts(box, conflicts, dismiss) {
   box.replaceChildren(...conflicts.map((c) => el("div", { class: "conflict", dataset: { kind: c.kind } },
-    `Not applied (${c.status}): ${c.kind === "transition" ? `move to ${c.to}` : c.kind} on ${c.order_id || "—"}: ${c.message}`,
+    `Not applied: ${c.kind === "transition" ? `move to ${c.to}` : c.kind} on ${c.order_id || "—"}: `,
+    c.status === 404 ? "the job is no longer yours (re-assigned?)" : `${c.message} (${c.status})`,
     el("button", { class: "secondary", onclick: () => dismiss(c.seq) }, "OK"))));
   box.hidden = conflicts.length === 0;
 }
@@ -105,7 +106,7 @@ export async function renderOrder(view, ctx) {
   }
   const current = state.jobs.find((j) => j.id === id);
   const job = { ...detail.job, ...(current || {}) };
-  const status = job.status;
+  const status = current ? job.status : "gone";
   const hist = detail.asset_history;
   const nav = job.site_lat != null ? [
     el("a", { class: "btn secondary", id: "nav-geo", href: `geo:${job.site_lat},${job.site_lon}?q=${job.site_lat},${job.site_lon}(${encodeURIComponent(job.site_name || "site")})` }, "Navigate"),
@@ -115,7 +116,10 @@ export async function renderOrder(view, ctx) {
   const reason = el("input", { type: "text", id: "reason", placeholder: "reason" });
   const actions = el("div", { class: "actions", id: "actions" });
   const body = el("div", { id: "order-body" });
-  if (status === "assigned") {
+  if (status === "gone") {
+    body.append(el("div", { class: "banner warn", id: "not-mine" },
+      "This job is no longer on your list: it was re-assigned, withdrawn or signed off."));
+  } else if (status === "assigned") {
     actions.append(
       el("button", { id: "accept", onclick: () => act("transition", id, { to: "accepted" }) }, "Accept"),
       el("button", { class: "danger", id: "reject", onclick: () => {
