@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.httpingest import HttpIngest
 from api.live import Hub
 from api.publisher import ApiPublisher
+from api.records import RecordProducer
 from api.routers import (
     alerts,
     asset_models,
@@ -20,6 +22,8 @@ from api.routers import (
     depots,
     dispatch,
     engineers,
+    enrolment,
+    ingest,
     kpis,
     live,
     pages,
@@ -41,6 +45,7 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    enrolment,
     parts,
     depots,
     work_orders,
@@ -51,6 +56,7 @@ ROUTERS = (
     users,
     webhooks,
     live,
+    ingest,
     pages,
 )
 
@@ -64,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
         app.state.hub = Hub(s)
         app.state.hub.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
@@ -74,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.webhooks.stop()
             app.state.hub.stop()
             app.state.publisher.close()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(
