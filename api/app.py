@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.httpingest import HttpIngest
 from api.inbox import InboxHub
 from api.live import Hub
 from api.publisher import ApiPublisher
+from api.records import RecordProducer
 from api.routers import (
     alerts,
     asset_models,
@@ -22,6 +24,8 @@ from api.routers import (
     dispatch,
     engineer_app,
     engineers,
+    enrolment,
+    ingest,
     jobs,
     kpis,
     live,
@@ -44,6 +48,7 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    enrolment,
     parts,
     depots,
     work_orders,
@@ -54,6 +59,7 @@ ROUTERS = (
     users,
     webhooks,
     live,
+    ingest,
     pages,
     jobs,
     engineer_app,
@@ -69,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
         app.state.hub = Hub(s)
         app.state.hub.start()
         app.state.inbox = InboxHub(s)
@@ -82,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.inbox.stop()
             app.state.hub.stop()
             app.state.publisher.close()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(

@@ -61,6 +61,9 @@ class EngineerIn(LunchFields):
     shift_end: time = time(17, 0)
     home_lat: Lat | None = None
     home_lon: Lon | None = None
+    tracker_id: Ident | None = Field(
+        default=None, description="the phone app's device identifier (Traccar Client 'id'),"
+        " unique")
 
 
 class EngineerPatch(LunchFields):
@@ -74,6 +77,7 @@ class EngineerPatch(LunchFields):
     home_lat: Lat | None = None
     home_lon: Lon | None = None
     status: Literal["online", "offline"] | None = None
+    tracker_id: Ident | None = Field(default=None, description="Traccar Client 'id'")
 
     @model_validator(mode="after")
     def _lunch_sent_together(self) -> EngineerPatch:
@@ -99,6 +103,7 @@ class EngineerOut(BaseModel):
     lunch_minutes: int | None
     status: str
     activity: str
+    tracker_id: str | None = None
     last_seen: datetime | None
     created_at: datetime
 
@@ -138,8 +143,8 @@ async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str
     async with conn.transaction():
         await conn.execute(
             "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon,"
-            " lunch_earliest, lunch_latest, lunch_minutes)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            " lunch_earliest, lunch_latest, lunch_minutes, tracker_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 body.id,
                 body.name,
@@ -149,6 +154,7 @@ async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str
                 body.home_lat,
                 body.home_lon,
                 *body.lunch,
+                body.tracker_id,
             ),
         )
         await audit(conn, p, "create", "engineer", body.id, body.model_dump(mode="json"))
@@ -178,7 +184,7 @@ async def update_engineer(
             "UPDATE engineers SET name = coalesce(%s, name), skills = coalesce(%s, skills),"
             " shift_start = coalesce(%s, shift_start), shift_end = coalesce(%s, shift_end),"
             " home_lat = coalesce(%s, home_lat), home_lon = coalesce(%s, home_lon),"
-            " status = coalesce(%s, status),"
+            " status = coalesce(%s, status), tracker_id = coalesce(%s, tracker_id),"
             " lunch_earliest = CASE WHEN %s THEN %s::time ELSE lunch_earliest END,"
             " lunch_latest = CASE WHEN %s THEN %s::time ELSE lunch_latest END,"
             " lunch_minutes = CASE WHEN %s THEN %s::integer ELSE lunch_minutes END"
@@ -191,6 +197,7 @@ async def update_engineer(
                 body.home_lat,
                 body.home_lon,
                 body.status,
+                body.tracker_id,
                 *(x for value in body.lunch for x in (body.lunch_sent, value)),
                 engineer_id,
             ),
