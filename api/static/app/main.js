@@ -70,7 +70,7 @@ async function render(force = false) {
     const drawn = `${hash}|${job?.status}|${job?.checkin_at}`;
     if (!force && state.drawn === drawn) return;
     state.drawn = drawn;
-    return renderOrder($("#view"), { id, state, refresh, act });
+    return renderOrder($("#view"), { id, state, act, redraw });
   }
   state.drawn = null;
   renderToday($("#view"), state);
@@ -96,9 +96,15 @@ function setNet(up) {
 async function act(kind, orderId, data) {
   const entry = await outbox.enqueue(kind, orderId, data);
   state.jobs = await projected((await db.get("jobs")) || []);
-  state.drawn = null;  // show what was just done
-  await refreshSoon();
+  await redraw();
+  refreshSoon();
   return entry;
+}
+
+// Show what was just done (the job's screen, even when its status did not change).
+async function redraw() {
+  state.drawn = null;
+  await render();
 }
 
 let soon = null;

@@ -20,7 +20,7 @@ async function upload(act, id, kind, file, filename) {
   return { upload: entry.key, taken_at: entry.ts, ...at };
 }
 
-export async function renderOnSite(box, { id, job, eng, act, cached }) {
+export async function renderOnSite(box, { id, job, eng, act, cached, redraw }) {
   const draft = await draftOf(id);
   const list = await cached(`checklist:${id}`, () => call("GET", `/api/v1/work-orders/${encodeURIComponent(id)}/checklist`));
   const stock = await cached(`van:${eng}`, () => call("GET", `/api/v1/engineers/${encodeURIComponent(eng)}/van-stock`));
@@ -54,6 +54,7 @@ export async function renderOnSite(box, { id, job, eng, act, cached }) {
             draft.answers[item.id] = ref;
             draft.files[item.id] = { blob: f };
             await saveDraft(id, draft);
+            await redraw();
           } }), preview);
     }
     if (item.kind === "signature") {
@@ -76,6 +77,7 @@ export async function renderOnSite(box, { id, job, eng, act, cached }) {
     draft.signature = { ...ref, blob };
     for (const item of list.items.filter((i) => i.kind === "signature")) draft.answers[item.id] = ref;
     await saveDraft(id, draft);
+    await redraw();
   };
 
   // -- parts used from the van --
@@ -86,13 +88,14 @@ export async function renderOnSite(box, { id, job, eng, act, cached }) {
   const usePart = async () => {
     if (!partSel.value) return;
     const n = Math.max(1, Number(qty.value) || 1);
-    draft.parts.push({ part_id: partSel.value, qty: n });
+    const part = partSel.value;
+    draft.parts.push({ part_id: part, qty: n });
     await saveDraft(id, draft);
-    await act("part", id, { part_id: partSel.value, qty: n });
+    await act("part", id, { part_id: part, qty: n });
   };
 
   const notes = el("textarea", { id: "notes", rows: "3", placeholder: "what was done, what to watch" }, draft.notes || "");
-  notes.addEventListener("change", async () => { draft.notes = notes.value; await saveDraft(id, draft); });
+  notes.addEventListener("input", async () => { draft.notes = notes.value; await saveDraft(id, draft); });
 
   const complete = async () => {
     draft.notes = notes.value;

@@ -94,7 +94,7 @@ async function cached(key, load) {
 }
 
 export async function renderOrder(view, ctx) {
-  const { id, state, act } = ctx;
+  const { id, state, act, redraw } = ctx;
   const eng = state.auth.engineer_id;
   let detail;
   try {
@@ -140,7 +140,7 @@ export async function renderOrder(view, ctx) {
   } else if (["on_site", "in_progress", "waiting_parts"].includes(status)) {
     body.append(el("div", { class: "banner ok", id: "checked-in" },
       `On site${job.checkin_at ? ` since ${fmtTime(job.checkin_at)}` : ""}.`));
-    await renderOnSite(body, { id, job, eng, act, cached });
+    await renderOnSite(body, { id, job, eng, act, cached, redraw });
   } else if (status === "completed") {
     await renderSignOff(body, { id, job, act });
   }
