@@ -19,6 +19,7 @@ from api.routers import (
     alerts,
     asset_models,
     assets,
+    attachments,
     customers,
     depots,
     dispatch,
@@ -40,6 +41,7 @@ from api.routers import (
 from api.routers.pages import STATIC
 from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
+from store.blobs import open_blobs
 from store.db import open_pool
 
 ROUTERS = (
@@ -53,6 +55,7 @@ ROUTERS = (
     depots,
     work_orders,
     work_order_items,
+    attachments,
     dispatch,
     alerts,
     kpis,
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.publisher = ApiPublisher(s)
         app.state.records = RecordProducer(s)
         app.state.http_ingest = HttpIngest(s, app.state.records)
+        app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
         app.state.inbox = InboxHub(s)
