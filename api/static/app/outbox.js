@@ -108,7 +108,7 @@ async function resolve(answers) {
     if (value && typeof value === "object" && value.upload) {
       const stored = await db.get(`result:${value.upload}`);
       if (!stored) throw new HttpError(422, `${item}: its file was not stored`);
-      out[item] = attachmentAnswer(stored, value);
+      out[item] = attachmentAnswer(stored);
     } else {
       out[item] = value;
     }
@@ -116,9 +116,8 @@ async function resolve(answers) {
   return out;
 }
 
-export function attachmentAnswer(stored, value) {
-  return { ref: stored.id, attachment_id: stored.id, taken_at: value.taken_at, lat: value.lat, lon: value.lon };
-}
+// A photo or signature item takes the id of the attachment (same order, same kind).
+export function attachmentAnswer(stored) { return { attachment_id: stored.id }; }
 
 export async function pending() { return db.outboxAll(); }
 export async function conflicts() { return db.conflictsAll(); }
