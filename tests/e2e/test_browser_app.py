@@ -106,20 +106,24 @@ def test_engineer_app_from_enrolment_to_offline_completion(stack: Stack, phone: 
     # 2. A job assigned by the dispatcher arrives live (inbox -> /ws/inbox), flagged new.
     page.wait_for_selector("#net:text('live')", timeout=15000)
     with stack.api() as api:
+        earlier = make_order(api, w, title="Chiller leaking")["id"]  # the asset's history
+        ok(move(api, earlier, "cancelled", reason="fixed by the customer"))
         order = make_order(api, w, title="Chiller overheating", priority="P1",
                            required_parts={w.part: 1})
         oid = order["id"]
         ok(move(api, oid, "assigned", engineer_id=eng))
     page.wait_for_selector("#toast:has-text('New job: Chiller overheating')", timeout=15000)
-    card = page.wait_for_selector(f"[id='job-{oid}'].new-arrival", timeout=10000)
-    assert "Acme Cooling" in (card.text_content() or "")
-    assert "Acme HQ" in (card.text_content() or "")
+    card = f"[id='job-{oid}']"  # the list is redrawn on every refresh: look it up each time
+    page.wait_for_selector(f"{card}.new-arrival", timeout=10000)
+    assert "Acme Cooling" in (page.text_content(card) or "")
+    assert "Acme HQ" in (page.text_content(card) or "")
     page.screenshot(path=str(ARTIFACTS / "app-1-today.png"))
 
     # 3. The job: asset, its history, parts needed, navigation links; accept.
-    card.click()
+    page.click(card)
     page.wait_for_selector("#order-title[data-status='assigned']", timeout=10000)
     assert "Chiller X" in (page.text_content("#asset") or "")
+    assert "Chiller leaking (cancelled)" in (page.text_content("#asset-history") or "")
     assert "Compressor relay" in (page.text_content("#parts-needed") or "")
     assert page.get_attribute("#nav-geo", "href").startswith(f"geo:{SITE[0]},{SITE[1]}")
     assert "openstreetmap.org" in page.get_attribute("#nav-osm", "href")
@@ -166,6 +170,7 @@ def test_engineer_app_from_enrolment_to_offline_completion(stack: Stack, phone: 
     page.wait_for_selector("#thumb-photo_after", timeout=10000)
     page.check("#item-diagnosis")
     page.check("#item-test_run")
+    page.locator("#signature").scroll_into_view_if_needed()
     box = page.locator("#signature").bounding_box()
     assert box is not None
     page.mouse.move(box["x"] + 30, box["y"] + 100)
@@ -181,7 +186,9 @@ def test_engineer_app_from_enrolment_to_offline_completion(stack: Stack, phone: 
         ".then(d => d.signature.blob.arrayBuffer())"
         ".then(b => btoa(String.fromCharCode(...new Uint8Array(b))))"))
     assert signature.startswith(b"\x89PNG")
-    page.screenshot(path=str(ARTIFACTS / "app-3-on-site.png"), full_page=True)
+    page.locator("#checklist").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, -80)")  # below the app's bar
+    page.screenshot(path=str(ARTIFACTS / "app-3-on-site.png"))
 
     # 6. Offline: use a part, complete. Nothing reaches the API; the outbox holds it all.
     with stack.api() as api:
@@ -268,7 +275,8 @@ def test_a_job_reassigned_while_offline_is_shown_as_a_conflict(stack: Stack, pho
     with stack.api() as api:
         oid = make_order(api, w, title="Door sensor")["id"]
         ok(move(api, oid, "assigned", engineer_id=eng))
-    page.wait_for_selector(f"[id='job-{oid}']", timeout=20000).click()
+    page.wait_for_selector(f"[id='job-{oid}']", timeout=20000)
+    page.click(f"[id='job-{oid}']")
     page.wait_for_selector("#accept", timeout=10000)
     phone.set_offline(True)
     page.click("#accept")  # queued on the phone

@@ -3,9 +3,20 @@
 let socket = null;
 let retry = 1000;
 let stopped = false;
+let timer = null;
+let again = null;
+
+// Back online: reconnect now rather than after the current pause.
+window.addEventListener("online", () => {
+  if (again && !stopped && socket?.readyState !== WebSocket.OPEN) {
+    clearTimeout(timer);
+    again();
+  }
+});
 
 export function connect(token, onMessage, onState) {
   stopped = false;
+  again = () => connect(token, onMessage, onState);
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/inbox?token=${encodeURIComponent(token)}`);
   socket = ws;
@@ -19,7 +30,7 @@ export function connect(token, onMessage, onState) {
   ws.onclose = (ev) => {
     onState(false);
     if (stopped || ev.code === 4401 || ev.code === 4403) return;
-    setTimeout(() => connect(token, onMessage, onState), retry);
+    timer = setTimeout(again, retry);
     retry = Math.min(retry * 2, 30000);
   };
 }

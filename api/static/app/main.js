@@ -50,7 +50,7 @@ export async function refresh() {
     state.lastStatus.set(j.id, j.status);
   }
   const driving = state.jobs.some((j) => DRIVING.has(j.status));
-  if (driving) gps.start((e) => toast(`GPS: ${e.message}`));
+  if (driving) gps.start((e) => { if (e.code === 1) toast("Allow location for this app: check-in needs it."); });
   else await gps.stop();
   $("#gps").hidden = !gps.tracking();
   await render();

@@ -67,8 +67,19 @@ export async function renderOnSite(box, { id, job, eng, act, cached, redraw }) {
   // -- the customer's signature --
   const canvas = el("canvas", { class: "sig", id: "signature" });
   const sigBox = el("div", { class: "sig-wrap" }, canvas);
-  const sigDone = draft.signature?.blob
-    ? el("img", { class: "thumb", id: "signature-saved", src: URL.createObjectURL(draft.signature.blob), alt: "signature" }) : null;
+  const sigButtons = el("div", { class: "actions" },
+    el("button", { class: "secondary", onclick: () => pad?.clear() }, "Clear"),
+    el("button", { id: "save-signature", onclick: () => saveSig() }, "Save signature"));
+  let sigDone = null;
+  if (draft.signature?.blob) {  // signed: show it; "Sign again" brings the pad back
+    sigBox.hidden = true;
+    sigButtons.hidden = true;
+    sigDone = el("div", { class: "item" },
+      el("img", { class: "thumb", id: "signature-saved", src: URL.createObjectURL(draft.signature.blob), alt: "signature" }),
+      el("button", { class: "secondary", onclick: (ev) => {
+        sigBox.hidden = false; sigButtons.hidden = false; ev.target.hidden = true; sizePad();
+      } }, "Sign again"));
+  }
   let pad = null;
   const saveSig = async () => {
     if (!pad || pad.isEmpty()) { toast("The customer signs in the box first."); return; }
@@ -108,33 +119,32 @@ export async function renderOnSite(box, { id, job, eng, act, cached, redraw }) {
     await act("transition", id, { to: "completed", reason: draft.notes || "" });
   };
 
-  box.append(
+  box.append(...[
     el("h2", {}, "Checklist"), el("div", { class: "panel", id: "checklist" }, items),
-    el("h2", {}, "Customer signature"), sigBox, sigDone,
-    el("div", { class: "actions" },
-      el("button", { class: "secondary", onclick: () => pad?.clear() }, "Clear"),
-      el("button", { id: "save-signature", onclick: saveSig }, "Save signature")),
+    el("h2", {}, "Customer signature"), sigDone, sigBox, sigButtons,
     el("h2", {}, "Parts used"),
     el("div", { class: "panel" },
       draft.parts.length ? el("ul", { class: "list", id: "parts-used" }, draft.parts.map((p) => el("li", {}, `${p.qty} × ${p.part_id}`))) : null,
       partSel, el("div", { class: "actions" }, qty, el("button", { id: "use-part", onclick: usePart }, "Use part"))),
     el("h2", {}, "Notes"), notes,
     el("div", { class: "actions" }, el("button", { id: "complete", onclick: complete }, "Complete job")),
-  );
+  ].filter(Boolean));
   // The pad needs the canvas on screen at its real size (and a sharp one on HiDPI phones).
-  requestAnimationFrame(() => {
+  function sizePad() {
     const ratio = Math.max(window.devicePixelRatio || 1, 1);
     canvas.width = canvas.offsetWidth * ratio;
     canvas.height = canvas.offsetHeight * ratio;
     canvas.getContext("2d").scale(ratio, ratio);
-    pad = new SignaturePad(canvas, { backgroundColor: "rgb(255,255,255)" });
-  });
+    pad = pad || new SignaturePad(canvas, { backgroundColor: "rgb(255,255,255)" });
+    pad.clear();
+  }
+  requestAnimationFrame(() => { if (!sigBox.hidden) sizePad(); });
 }
 
 export async function renderSignOff(box, { id, act }) {
   const draft = await draftOf(id);
   const name = el("input", { type: "text", id: "signed-by", placeholder: "customer's name" });
-  box.append(
+  box.append(...[
     el("div", { class: "banner ok", id: "completed" }, "Job completed."),
     draft.signature?.blob ? el("img", { class: "thumb", src: URL.createObjectURL(draft.signature.blob), alt: "signature" }) : null,
     el("h2", {}, "Customer sign-off"), name,
@@ -143,5 +153,5 @@ export async function renderSignOff(box, { id, act }) {
       await act("signoff", id, { signed_by: name.value.trim() });
       location.hash = "#/";
     } }, "Customer signs off")),
-  );
+  ].filter(Boolean));
 }

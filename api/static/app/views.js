@@ -45,14 +45,14 @@ export function renderConflicts(box, conflicts, dismiss) {
 
 export function renderEnrol(view, redeem, problem) {
   const input = el("input", { type: "text", id: "enrol-code", placeholder: "enrolment code", autocomplete: "off" });
-  view.replaceChildren(
+  view.replaceChildren(...[
     el("h1", {}, "Enrol this phone"),
     problem ? el("div", { class: "banner warn", id: "enrol-error" }, problem) : null,
     el("p", {}, "Open the enrolment link or scan the QR code your dispatcher gives you. ",
       "Or type the code here:"),
     input,
     el("div", { class: "actions" }, el("button", { onclick: () => input.value.trim() && redeem(input.value.trim()) }, "Enrol")),
-  );
+  ].filter(Boolean));
 }
 
 export function renderToday(view, state) {
@@ -158,7 +158,7 @@ export async function renderOrder(view, ctx) {
     el("h2", {}, "Asset"),
     el("div", { class: "panel meta", id: "asset" }, job.asset_id
       ? [el("div", {}, el("b", {}, job.asset_model || job.asset_id), ` · serial ${job.asset_serial || "—"}`),
-        hist ? historyList(hist) : null]
+        hist ? historyList(hist, id) : null]
       : "No asset on this job."),
     el("h2", {}, "Parts needed"),
     el("div", { class: "panel" }, detail.parts_needed.length
@@ -168,9 +168,9 @@ export async function renderOrder(view, ctx) {
   );
 }
 
-function historyList(hist) {
+function historyList(hist, current) {
   const rows = [
-    ...hist.orders.filter((o) => o.status !== "new").slice(0, 5).map((o) => `${fmtTime(o.completed_at || o.created_at)} — ${o.title} (${o.status})`),
+    ...hist.orders.filter((o) => o.id !== current && o.status !== "new").slice(0, 5).map((o) => `${fmtTime(o.completed_at || o.created_at)} — ${o.title} (${o.status})`),
     ...hist.parts_replaced.slice(0, 5).map((p) => `${fmtTime(p.used_at)} — replaced ${p.qty} × ${p.name}`),
     ...hist.alerts.slice(0, 3).map((a) => `${fmtTime(a.opened_at)} — alert: ${a.message || a.fault_type} (${a.state})`),
   ];
