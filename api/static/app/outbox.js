@@ -94,7 +94,14 @@ async function send(e) {
     case "checklist":
       return call("PUT", `${orderPath(e)}/checklist`, { json: { answers: await resolve(e.answers) } });
     case "signoff":
-      return call("POST", `${orderPath(e)}/sign-off`, { json: { signed_by: e.signed_by } });
+      try {
+        return await call("POST", `${orderPath(e)}/sign-off`, { json: { signed_by: e.signed_by } });
+      } catch (err) {  // signed already (our first try's answer was lost): done, not a conflict
+        if (!(err instanceof HttpError) || err.status !== 409) throw err;
+        const order = await call("GET", orderPath(e));
+        if (["signed_off", "closed"].includes(order.status) && order.signed_by === e.signed_by) return order;
+        throw err;
+      }
     default:
       throw new HttpError(400, `unknown outbox entry ${e.kind}`);
   }
