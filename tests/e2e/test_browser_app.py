@@ -198,6 +198,7 @@ def test_engineer_app_from_enrolment_to_offline_completion(stack: Stack, phone: 
     page.wait_for_selector("#part", timeout=5000)
     page.select_option("#part", w.part)
     page.click("#use-part")
+    page.wait_for_selector("#parts-used", timeout=5000)  # the screen shows it (queued)
     page.fill("#notes", "Relay replaced, test run fine")
     page.click("#complete")
     page.wait_for_selector("#outbox:not([hidden])", timeout=10000)
