@@ -69,9 +69,11 @@ def _checked_in(stack: Stack, order: str, engineer: str, source: str) -> None:
     events = query(stack.database_url, "SELECT from_status, to_status, actor FROM"
                    " work_order_events WHERE work_order_id = %s", (order,))
     assert events == [("en_route", "on_site", "geofence")]
-    stored = query(stack.database_url, "SELECT count(*), min(source), max(source) FROM positions"
-                   " WHERE engineer_id = %s", (engineer,))
-    assert stored[0] == (43, source, source)
+    def stored() -> bool:
+        return query(stack.database_url, "SELECT count(*), min(source), max(source) FROM"
+                     " positions WHERE engineer_id = %s", (engineer,))[0] == (43, source, source)
+
+    wait_until(stored, timeout_s=60)
 
 
 def test_traccar_client_query_string_checks_in(stack: Stack) -> None:
