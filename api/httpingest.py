@@ -9,9 +9,10 @@ confirmation of both, and only then answers: 2xx means stored in Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -50,6 +51,15 @@ class Outcome:
         return f"{len(self.rejected)} rejected, {self.accepted} accepted; first: {first}"
 
 
+def _osmand_parse(content_type: str, query: str, body: bytes) -> osmand.OsmAndRequest:
+    if content_type.startswith("application/json"):
+        return osmand.read_json(body)
+    params = parse_qsl(query, keep_blank_values=True)
+    if not params and body:
+        params = parse_qsl(body.decode("ascii", "replace"), keep_blank_values=True)
+    return osmand.read_query(params)
+
+
 class HttpIngest:
     """One per API process (``app.state.http_ingest``)."""
 
@@ -62,6 +72,9 @@ class HttpIngest:
         self.max_ahead_ms = int(settings.max_event_ahead_s * 1000)
         self.max_batch = settings.http_ingest_max_batch
         self.max_body = max(MAX_PAYLOAD_BYTES, settings.http_ingest_max_batch * 512)
+
+    max_json_body = MAX_PAYLOAD_BYTES  # OwnTracks: one message, as on MQTT
+    max_osmand_body = MAX_PAYLOAD_BYTES * 16  # a Traccar batch of locations
 
     # -- shared ---------------------------------------------------------------
     def _check(self, record: Outgoing, key: str, received_at: int) -> Outgoing:
@@ -78,6 +91,14 @@ class HttpIngest:
         """Dead-letter a whole request; the outcome carries its HTTP status."""
         await self._send([], [(payload, str(exc))], path, received_at)
         return Outcome(0, [{"reason": str(exc)}], STATUS.get(exc.kind, 422))
+
+    async def refuse(self, path: str, payload: bytes, reason: str, *, status: int) -> Outcome:
+        """Dead-letter a request refused outside the adapters (an upload, a body too
+        large); the outcome carries ``status``."""
+        kind = RejectKind.TOO_LARGE if status == 413 else RejectKind.INVALID
+        outcome = await self.reject(path, payload, Rejected(reason, kind), now_ms())
+        outcome.status = status
+        return outcome
 
     async def _send(self, records: list[Outgoing], bad: Iterable[tuple[bytes, str]], path: str,
                     received_at: int) -> None:
@@ -130,6 +151,24 @@ class HttpIngest:
         return outcome
 
     # -- /ingest/osmand ----------------------------------------------------------
+    async def osmand_request(self, content_type: str, query: str, body: bytes, path: str,
+                             engineer_for: Callable[[str], Awaitable[str | None]]) -> Outcome:
+        """Traccar's own rule: a JSON content type is the JSON shape; otherwise the query
+        string, or a form-encoded body when the URL has none. ``engineer_for`` maps the
+        device id to an engineer (their ``tracker_id``)."""
+        received = now_ms()
+        payload = body if body else query.encode()
+        try:
+            parsed = _osmand_parse(content_type, query, body)
+            engineer_id = await engineer_for(parsed.tracker_id)
+        except Rejected as exc:
+            return await self.reject(path, payload, exc, received)
+        if engineer_id is None:
+            unknown = Rejected(f"unknown device id {parsed.tracker_id!r}: set it as an"
+                               " engineer's tracker_id", RejectKind.UNKNOWN_DEVICE)
+            return await self.reject(path, payload, unknown, received)
+        return await self.osmand(parsed, engineer_id, payload, path, received)
+
     async def osmand(self, request: osmand.OsmAndRequest, engineer_id: str, payload: bytes,
                      path: str, received_at: int) -> Outcome:
         records: list[Outgoing] = []

@@ -79,11 +79,11 @@ async def add_attachment(
     """(attachment, created): False when the same file was uploaded for this order and
     kind before (that first attachment is returned)."""
     content_type = content_type_for(kind, upload.head)
+    existing = await db.find(conn, order["id"], kind, upload.sha256)
+    if existing is not None:  # a replay: answered even after the order was closed
+        return existing, False
     if order["status"] in CLOSED:
         raise OrderClosed(f"a {order['status']} order takes no more attachments")
-    existing = await db.find(conn, order["id"], kind, upload.sha256)
-    if existing is not None:
-        return existing, False
     facts: media.PhotoFacts | None = None
     try:
         if kind == "photo":

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from store.sql import Conn
+from store.sql import fetch_all as _rows
 
-Conn = AsyncConnection[Any]
 _COLUMNS = (
     "id, work_order_id, kind, sha256, size, content_type, storage_key, thumbnail_key,"
     " captured_at, lat, lon, exif_taken_at, exif_lat, exif_lon, uploaded_by, created_at"
 )
-
-
-async def _rows(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def get(conn: Conn, attachment_id: str) -> dict[str, Any] | None:
@@ -56,6 +49,6 @@ async def insert(conn: Conn, row: dict[str, Any]) -> dict[str, Any] | None:
         " %(lon)s, %(exif_taken_at)s, %(exif_lat)s, %(exif_lon)s, %(uploaded_by)s)"
         " ON CONFLICT (work_order_id, kind, sha256) DO NOTHING"
         f" RETURNING {_COLUMNS}",
-        row,  # type: ignore[arg-type]
+        row,
     )
     return found[0] if found else None

@@ -5,16 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-
-Conn = AsyncConnection[Any]
-
-
-async def _one(conn: Conn, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
+from store.sql import Conn
+from store.sql import fetch_one as _one
 
 
 async def engineer_name(conn: Conn, engineer_id: str) -> str | None:

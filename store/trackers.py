@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import AsyncConnection
+from store.sql import Conn, fetch_one
 
 
-async def engineer_for_tracker(conn: AsyncConnection[Any], tracker_id: str) -> str | None:
-    cur = await conn.execute("SELECT id FROM engineers WHERE tracker_id = %s", (tracker_id,))
-    row = await cur.fetchone()
-    if row is None:
-        return None
-    return str(row["id"] if isinstance(row, dict) else row[0])
+async def engineer_for_tracker(conn: Conn, tracker_id: str) -> str | None:
+    row = await fetch_one(conn, "SELECT id FROM engineers WHERE tracker_id = %s", (tracker_id,))
+    return None if row is None else str(row["id"])

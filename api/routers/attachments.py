@@ -15,9 +15,7 @@ from api.auth import Reader, StaffOrEngineer
 from api.deps import ConnDep, audit
 from api.httpingest import HttpIngest
 from api.uploads import UploadRejected, discard, read_upload
-from ingest.routing import Rejected, RejectKind
 from models.codec import describe
-from models.timeutil import now_ms
 from models.workorder import DomainError
 from services.attachments import StoredFile, add_attachment, attachment, attachments_of, content
 from store.blobs import BlobStore
@@ -79,8 +77,7 @@ def _form(fields: dict[str, str]) -> UploadForm:
 async def _dead_letter(request: Request, status: int, message: str, head: bytes) -> JSONResponse:
     """A refused upload: answered with its status, and recorded in the dead letter."""
     ingest: HttpIngest = request.app.state.http_ingest
-    kind = RejectKind.TOO_LARGE if status == 413 else RejectKind.INVALID
-    await ingest.reject(request.url.path, head, Rejected(message, kind), now_ms())
+    await ingest.refuse(request.url.path, head, message, status=status)
     return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
 
 

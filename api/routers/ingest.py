@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,10 +17,6 @@ from api.auth import Principal, lookup_token, require_roles
 from api.bodies import BodyTooLarge, read_body
 from api.deps import ConnDep
 from api.httpingest import HttpIngest, Outcome
-from ingest import osmand
-from ingest.routing import Rejected, RejectKind
-from ingest.validation import MAX_PAYLOAD_BYTES
-from models.timeutil import now_ms
 from store.trackers import engineer_for_tracker
 
 router = APIRouter(tags=["ingest"])
@@ -44,8 +39,7 @@ async def _body(request: Request, limit: int) -> bytes | Outcome:
     try:
         return await read_body(request, limit)
     except BodyTooLarge as exc:
-        return await _ingest(request).reject(
-            request.url.path, exc.head, Rejected(str(exc), RejectKind.TOO_LARGE), now_ms())
+        return await _ingest(request).refuse(request.url.path, exc.head, str(exc), status=413)
 
 
 @router.post("/api/v1/positions", status_code=202, responses={
@@ -66,38 +60,22 @@ async def post_positions(request: Request, p: EngineerToken) -> Any:
     return JSONResponse({"accepted": outcome.accepted}, status_code=202)
 
 
-def _parse_osmand(request: Request, body: bytes) -> osmand.OsmAndRequest:
-    """Traccar's own rule: a JSON content type is the JSON shape; otherwise the query
-    string, or a form-encoded body when the URL has no parameters."""
-    if request.headers.get("content-type", "").startswith("application/json"):
-        return osmand.read_json(body)
-    params = parse_qsl(request.url.query, keep_blank_values=True)
-    if not params and body:
-        params = parse_qsl(body.decode("ascii", "replace"), keep_blank_values=True)
-    return osmand.read_query(params)
-
-
 @router.api_route("/ingest/osmand", methods=["GET", "POST"])
 async def osmand_ingest(request: Request, conn: ConnDep) -> Any:
     """Traccar Client / OsmAnd: ``?id=<tracker_id>&lat=&lon=&timestamp=&speed=(knots)&...``
     (in the URL or a form body), or Traccar Client's JSON body. ``id`` is the engineer's
     ``tracker_id``."""
     ingest = _ingest(request)
-    received = now_ms()
-    body = await _body(request, MAX_PAYLOAD_BYTES * 16)
+    body = await _body(request, ingest.max_osmand_body)
     if isinstance(body, Outcome):
         return _error(body)
-    payload = body if body else str(request.url.query).encode()
-    try:
-        parsed = _parse_osmand(request, body)
-        engineer_id = await engineer_for_tracker(conn, parsed.tracker_id)
-    except Rejected as exc:
-        return _error(await ingest.reject(request.url.path, payload, exc, received))
-    if engineer_id is None:
-        unknown = Rejected(f"unknown device id {parsed.tracker_id!r}: set it as an engineer's"
-                           " tracker_id", RejectKind.UNKNOWN_DEVICE)
-        return _error(await ingest.reject(request.url.path, payload, unknown, received))
-    outcome = await ingest.osmand(parsed, engineer_id, payload, request.url.path, received)
+
+    async def engineer_for(tracker_id: str) -> str | None:
+        return await engineer_for_tracker(conn, tracker_id)
+
+    outcome = await ingest.osmand_request(request.headers.get("content-type", ""),
+                                          str(request.url.query), body, request.url.path,
+                                          engineer_for)
     if outcome.rejected:
         return _error(outcome)
     return JSONResponse({"accepted": outcome.accepted}, status_code=200)
@@ -129,7 +107,7 @@ async def owntracks_ingest(
     token), body ``{"_type": "location", ...}`` as on MQTT; answers ``[]``."""
     engineer_id, _ = await _basic_engineer(request, authorization)
     ingest = _ingest(request)
-    body = await _body(request, MAX_PAYLOAD_BYTES)
+    body = await _body(request, ingest.max_json_body)
     if isinstance(body, Outcome):
         return _error(body)
     outcome = await ingest.owntracks(engineer_id, x_limit_d, body, request.url.path)
