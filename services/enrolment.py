@@ -7,6 +7,7 @@ link opened twice (or on two phones at once) gives one token and one clear refus
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,11 +16,20 @@ from psycopg import AsyncConnection
 
 from models.workorder import DomainError
 from services.workorders import NotFound
+from store import audit
 from store import enrolment as db
 from store.tokens import hash_token, new_token
 
 CODE_BYTES = 24
 MAX_CODE_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class _Redeemer:
+    """The phone that redeemed a link acts as the engineer's user."""
+
+    actor: str
+    role: str = "engineer"
 
 
 class EnrolmentGone(DomainError):
@@ -78,4 +88,6 @@ async def redeem(conn: AsyncConnection[Any], code: str, *, token_days: int) -> d
             conn, hash_token(token), user_id=user_id, role="engineer", expires_at=expires
         )
         await db.mark_redeemed(conn, code_hash, hash_token(token))
+        await audit.record(conn, _Redeemer(user_id), "enrolment_redeemed", "engineer",
+                           engineer_id, {"token_expires_at": expires.isoformat()})
     return {"token": token, "engineer_id": engineer_id, "expires_at": expires}

@@ -178,6 +178,11 @@ def test_app_batches_check_in_and_enrolment_works_once(stack: Stack) -> None:
           " WHERE engineer_id = %s AND redeemed_at IS NULL", (eng,))
     late = httpx.post(redeem, json={"code": expired})
     assert late.status_code == 410 and "expired" in late.json()["error"]["message"]
+    with stack.api() as api:
+        audit = api.get("/api/v1/audit", params={"entity": "engineer", "entity_id": eng}).json()
+    actions = [(r["action"], r["actor"]) for r in audit["items"]]
+    assert actions.count(("enrolment", "admin")) == 2
+    assert actions.count(("enrolment_redeemed", f"engineer:{eng}")) == 1
     token = first.json()["token"]
     with stack.api(token) as me:
         assert me.post(f"/api/v1/engineers/{eng}/enrolment").status_code == 403
