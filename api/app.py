@@ -10,17 +10,25 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.egress import networks
+from api.httpingest import HttpIngest
+from api.inbox import InboxHub
 from api.live import Hub
 from api.middleware import BodyLimit, SecurityHeaders, content_security_policy, inline_script_hashes
 from api.publisher import ApiPublisher
+from api.records import RecordProducer
 from api.routers import (
     alerts,
     asset_models,
     assets,
+    attachments,
     customers,
     depots,
     dispatch,
+    engineer_app,
     engineers,
+    enrolment,
+    ingest,
+    jobs,
     kpis,
     live,
     pages,
@@ -36,6 +44,7 @@ from api.throttle import FailureThrottle
 from api.webhooks import WebhookDispatcher
 from stack.logs import setup_logging
 from stack.settings import Settings, get_settings
+from store.blobs import open_blobs
 from store.db import open_pool
 
 ROUTERS = (
@@ -44,17 +53,22 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    enrolment,
     parts,
     depots,
     work_orders,
     work_order_items,
+    attachments,
     dispatch,
     alerts,
     kpis,
     users,
     webhooks,
     live,
+    ingest,
     pages,
+    jobs,
+    engineer_app,
 )
 
 
@@ -69,16 +83,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.auth_throttle = FailureThrottle(s.auth_failures_per_s, s.auth_failures_burst)
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
+        app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
+        app.state.inbox = InboxHub(s)
+        app.state.inbox.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
         app.state.webhooks.start()
         try:
             yield
         finally:
             await app.state.webhooks.stop()
+            app.state.inbox.stop()
             app.state.hub.stop()
             app.state.publisher.close()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(

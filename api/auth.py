@@ -102,6 +102,13 @@ async def resolve(request: Any, conn: Conn, token: str) -> Principal | None:
     return principal
 
 
+async def principal_from_pool(holder: Any, token: str) -> Principal | None:
+    """:func:`resolve` for callers without a request connection (websockets, Basic auth):
+    one pooled connection, held only for the lookup. 429 (HTTPException) when throttled."""
+    async with holder.app.state.pool.connection() as conn:
+        return await resolve(holder, conn, token)
+
+
 def _unauthorised(message: str) -> HTTPException:
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 
-from api.auth import Principal, resolve
+from api.auth import Principal, principal_from_pool
 from api.live import Hub, LiveClient, parse_bbox
 from store.live import snapshot
 
@@ -51,8 +51,7 @@ def credentials(headers: Any) -> tuple[str, str | None]:
 
 
 async def _principal(ws: WebSocket, token: str) -> Principal | None:
-    async with ws.app.state.pool.connection() as conn:
-        return await resolve(ws, conn, token)
+    return await principal_from_pool(ws, token)
 
 
 @router.websocket("/ws/live")

@@ -97,6 +97,9 @@ class TransitionIn(Body):
         description="event time of the move on the phone (epoch ms or ISO-8601), for moves "
         "made offline and synced later; default: now. At most 7 days back, 1 day ahead.",
     )
+    idempotency_key: Ident | None = Field(
+        default=None, description="the client's key for this move: a repeat (an offline "
+        "outbox replaying) returns the order without moving it again")
 
     @field_validator("ts")
     @classmethod
@@ -306,6 +309,8 @@ async def transition(  # noqa: PLR0917
         engineer_id=body.engineer_id,
         manual_on_site=True,
         ts_ms=ts,
+        event_key=f"client:{work_order_id}:{body.idempotency_key}" if body.idempotency_key
+        else None,
     )
     if unverified:
         await flag_unverified_arrival(conn, work_order_id)
