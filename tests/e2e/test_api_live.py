@@ -43,21 +43,30 @@ def receive_until(ws: ClientConnection, pred: Any, timeout_s: float = 30) -> dic
     raise AssertionError("expected message never came")
 
 
-def close_code(stack: Stack, token: str | None = None, **params: str) -> int | None:
+def close_code(url: str) -> int | None:
+    with connect(url) as ws:
+        return _close_code(ws)
+
+
+def feed_close_code(stack: Stack, token: str | None = None, **params: str) -> int | None:
     with ws_connect(stack, token, **params) as ws:
-        try:
-            ws.recv(timeout=5)
-        except ConnectionClosed as exc:
-            return exc.rcvd.code if exc.rcvd else None
+        return _close_code(ws)
+
+
+def _close_code(ws: ClientConnection) -> int | None:
+    try:
+        ws.recv(timeout=5)
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
     return None
 
 
 def test_live_feed_rejects_bad_tokens_and_roles(stack: Stack) -> None:
     w = make_world(stack, engineers=1)
-    assert close_code(stack) == 4401
-    assert close_code(stack, "wrong") == 4401
-    assert close_code(stack, w.tokens[w.engineers[0]]) == 4403
-    assert close_code(stack, stack.admin_token, bbox="1,2,3") == 4422
+    assert feed_close_code(stack) == 4401
+    assert feed_close_code(stack, "wrong") == 4401
+    assert feed_close_code(stack, w.tokens[w.engineers[0]]) == 4403
+    assert feed_close_code(stack, stack.admin_token, bbox="1,2,3") == 4422
     # A token in the URL is not read (URLs end up in access logs).
     with connect(ws_url(stack) + f"token={stack.admin_token}") as ws, \
             pytest.raises(ConnectionClosed) as closed:
