@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from models.workorder import DomainError
+
 ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 MIN_WIDTH = timedelta(seconds=1)
 MAX_WIDTH = timedelta(days=31)
@@ -20,8 +22,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PATTERN = re.compile(r"^\s*(\d{1,7})\s*([smhd])\s*$")
 
 
-class BadBucket(ValueError):
-    """A bucket width or range the readings query does not accept."""
+class BadBucket(DomainError):
+    """A bucket width or range the readings and KPI queries do not accept (HTTP 422)."""
+
+    status_code = 422
 
 
 def parse_width(text: str) -> timedelta:
