@@ -91,7 +91,11 @@ def _has_extension(conn: psycopg.Connection) -> bool:
     ).fetchone() is not None
 
 
-def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> MigrationResult:
+def migrate(
+    database_url: str, directory: Path = MIGRATIONS_DIR, *, timescale_wanted: bool = True
+) -> MigrationResult:
+    """Apply what is missing; ``timescale_wanted=False`` keeps a preloading server's
+    database on plain tables (``fieldflow bench store`` compares the two side by side)."""
     applied: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -101,7 +105,7 @@ def migrate(database_url: str, directory: Path = MIGRATIONS_DIR) -> MigrationRes
                 " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            timescale = _timescale_available(conn)
+            timescale = timescale_wanted and _timescale_available(conn)
             for path in migration_files(directory):
                 version = path.name.removesuffix(".sql")
                 if version in done:
