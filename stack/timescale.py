@@ -69,7 +69,10 @@ def postgres_args(settings: Settings) -> list[str]:
     """Extra ``postgres`` arguments: preload TimescaleDB when it is there and wanted."""
     if not preload(settings):
         return []
-    return ["-c", "shared_preload_libraries=timescaledb", "-c", "timescaledb.telemetry_level=off"]
+    # Policies (compression, retention, aggregate refreshes) run as background workers:
+    # with PostgreSQL's default 8 worker slots some of them "failed to start".
+    return ["-c", "shared_preload_libraries=timescaledb", "-c", "timescaledb.telemetry_level=off",
+            "-c", "max_worker_processes=24", "-c", "timescaledb.max_background_workers=12"]
 
 
 def database_version(database_url: str) -> str | None:

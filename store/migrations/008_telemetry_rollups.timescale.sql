@@ -44,6 +44,10 @@ GROUP BY r.device_id, m.key, time_bucket(INTERVAL '1 minute', r.ts)
 WITH NO DATA;
 SELECT add_continuous_aggregate_policy('readings_1m', start_offset => INTERVAL '3 hours',
     end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute');
+-- The rollups compress too, one segment per device and metric, past their refresh window.
+ALTER MATERIALIZED VIEW readings_1m SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'bucket DESC');
+SELECT add_compression_policy('readings_1m', compress_after => INTERVAL '7 days');
 
 CREATE MATERIALIZED VIEW readings_1h
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
@@ -54,6 +58,9 @@ GROUP BY device_id, metric, time_bucket(INTERVAL '1 hour', bucket)
 WITH NO DATA;
 SELECT add_continuous_aggregate_policy('readings_1h', start_offset => INTERVAL '3 days',
     end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes');
+ALTER MATERIALIZED VIEW readings_1h SET (timescaledb.compress = true,
+    timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'bucket DESC');
+SELECT add_compression_policy('readings_1h', compress_after => INTERVAL '30 days');
 
 -- KPIs per hour, engineer, site and customer.
 CREATE MATERIALIZED VIEW kpi_hourly
