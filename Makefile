@@ -33,7 +33,7 @@ timescale: $(STAMP)
 	$(VENV)/bin/fieldflow timescale install
 
 # The telemetry, KPI and stream e2e tests on TimescaleDB (after `make timescale`).
-TIMESCALE_TESTS ?= tests/e2e/test_rollups.py tests/e2e/test_streams.py tests/e2e/test_api_workorders.py
+TIMESCALE_TESTS ?= tests/e2e/test_rollups.py tests/e2e/test_streams.py
 test-timescale: $(STAMP)
 	$(PY) -m pytest --db-flavor=timescale $(TIMESCALE_TESTS)
 
