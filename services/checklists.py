@@ -1,8 +1,8 @@
 """Checklist answers for a work order: validated against the order type's template.
 
 Item kinds: ``checkbox`` (bool), ``number`` (within the item's ``min``/``max``),
-``photo`` and ``signature`` (a reference to the stored file with the time and GPS
-position it was taken). Required items gate completion
+``photo`` and ``signature`` (the id of an attachment of the same order and kind, see
+``services.checklist_files``). Required items gate completion
 (``services.workorders.checklist_complete``).
 """
 
@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from models.timeutil import parse_ts_ms
 from models.workorder import DomainError
+from services.checklist_files import FILE_KINDS, attachment_id_of, resolve
+from store.sql import fetch_all, fetch_one
 
 CLOSED_FOR_EDIT = frozenset({"signed_off", "closed", "cancelled"})
 
@@ -47,42 +47,27 @@ def validate_answer(item: dict[str, Any], value: Any) -> Any:
         if high is not None and value > high:
             raise InvalidAnswer(f"{label}: {value} is above the maximum {high}")
         return value
-    if kind in ("photo", "signature"):
-        if not isinstance(value, dict):
-            raise InvalidAnswer(f"{label}: a {kind} needs {{ref, taken_at, lat, lon}}")
-        ref, lat, lon = value.get("ref"), value.get("lat"), value.get("lon")
-        if not isinstance(ref, str) or not ref.strip() or len(ref) > 500 or "\x00" in ref:
-            raise InvalidAnswer(f"{label}: 'ref' (the stored file reference) is required")
-        try:
-            taken_ms = parse_ts_ms(value.get("taken_at"))
-        except ValueError as exc:
-            raise InvalidAnswer(f"{label}: taken_at: {exc}") from None
-        for name, v, bound in (("lat", lat, 90), ("lon", lon, 180)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not -bound <= v <= bound:
-                raise InvalidAnswer(f"{label}: {name} must be a number within ±{bound}")
-        return {"ref": ref, "taken_at": taken_ms, "lat": lat, "lon": lon}
+    if kind in FILE_KINDS:  # the attachment is checked against the order in save_answers
+        return {"attachment_id": attachment_id_of(label, str(kind), value)}
     raise InvalidAnswer(f"{label}: unknown item kind {kind!r}")
 
 
 async def template_items(conn: AsyncConnection[Any], order_type: str) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT items FROM checklist_templates WHERE order_type = %s", (order_type,)
-        )
-        row = await cur.fetchone()
+    row = await fetch_one(
+        conn, "SELECT items FROM checklist_templates WHERE order_type = %s", (order_type,)
+    )
     return list(row["items"]) if row else []
 
 
 async def checklist(conn: AsyncConnection[Any], order: dict[str, Any]) -> list[dict[str, Any]]:
     """The template's items, each with its answer (or None)."""
     items = await template_items(conn, order["order_type"])
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT item_id, value, answered_at, answered_by FROM checklist_answers"
-            " WHERE work_order_id = %s",
-            (order["id"],),
-        )
-        answers = {r["item_id"]: r for r in await cur.fetchall()}
+    answers = {r["item_id"]: r for r in await fetch_all(
+        conn,
+        "SELECT item_id, value, answered_at, answered_by FROM checklist_answers"
+        " WHERE work_order_id = %s",
+        (order["id"],),
+    )}
     out = []
     for item in items:
         ans = answers.get(item["id"])
@@ -117,6 +102,8 @@ async def save_answers(
                 f"{item_id!r} is not an item of the {order['order_type']} checklist"
             )
         clean[item_id] = validate_answer(items[item_id], value)
+        if items[item_id].get("kind") in FILE_KINDS:
+            clean[item_id] = await resolve(conn, order, items[item_id], value)
     async with conn.transaction():
         for item_id, value in clean.items():
             await conn.execute(
