@@ -85,6 +85,7 @@ function renderAlerts() {
   $("alerts").replaceChildren(...rows.slice(0, 100).map((a) => {
     const li = document.createElement("li");
     li.id = `alert-${a.dedup_key}`; li.dataset.key = a.dedup_key; li.dataset.state = a.state || "open";
+    li.dataset.events = String(a._events || 0); // live events seen for this alert
     li.innerHTML = `<span class="sev ${esc(a.severity)}">${esc(a.severity)}</span>${esc(a.message || a.fault_type)}`
       + `<span class="when">${a.opened_at ? ago(a.opened_at) : ""}</span><br><span class="st">${esc(a.device_id)} · ${esc(a.kind)} · ${esc(a.state || "open")}</span>`
       + `<span class="acts">${a.state === "acknowledged" ? "" : '<button data-action="acknowledge">Ack</button>'}<button data-action="clear">Clear</button></span>`;
@@ -145,7 +146,8 @@ function onAlert(d) {
   if (d.state === "cleared") { state.alerts.delete(key); if (view) view.removeAlert(key); }
   else {
     const st = d.details?.action === "acknowledge" ? "acknowledged" : prev?.state || "open";
-    const a = { ...prev, ...d, state: st, opened_at: prev?.opened_at || new Date(d.ts).toISOString() };
+    const a = { ...prev, ...d, state: st, opened_at: prev?.opened_at || new Date(d.ts).toISOString(),
+      _events: (prev?._events || 0) + 1 };
     state.alerts.set(key, a); drawAlert(a);
   }
   renderAlerts();

@@ -5,7 +5,7 @@ import { ACTIVITY, PRIORITY, slaState } from "./style.js";
 export class VectorMap {
   constructor(svg) {
     this.svg = svg;
-    this.geo = new window.GeoMap(svg);
+    this.geo = new GeoMap(svg); // from /static/map.js (a classic script)
     this.sites = new Map();
     this.geo.onRedraw = () => { for (const s of this.sites.values()) this.fence(s); };
     this.stats = [];
