@@ -6,6 +6,7 @@ engineers cost the page (printed)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -233,7 +234,9 @@ def test_an_alert_updated_three_times_counts_once_and_is_acknowledged_in_the_pag
         with stack.api() as api:
             items = ok(api.get("/api/v1/alerts", params={"device_id": w.device,
                                                          "open_only": True}))["items"]
-        return items[0] if items else None
+        # (the device then falls silent: an `offline` alert may open beside it)
+        rule = [a for a in items if a["kind"] == "rule"]
+        return rule[0] if rule else None
 
     alert = wait_until(open_alert, timeout_s=30)
     page = sign_in(browser, stack, dispatcher_token(stack))
@@ -246,9 +249,7 @@ def test_an_alert_updated_three_times_counts_once_and_is_acknowledged_in_the_pag
                                              "metrics": {"temperature": 95.0 + k}}))
         page.wait_for_selector(f"#alerts li[data-key='{key}'][data-events='3']", timeout=30000)
         assert page.locator(f"#alerts li[data-key='{key}']").count() == 1
-        with stack.api() as api:
-            total = ok(api.get("/api/v1/alerts", params={"open_only": True}))["total"]
-        assert int(page.text_content("#k-alerts") or -1) == total
+        tile_equals_api(page, stack)
         # The alert's work order carries alert_id; the alert carries the order: both agree.
         linked = wait_until(lambda: (open_alert() or {}).get("work_order_id"), timeout_s=30)
         with stack.api() as api:
@@ -257,9 +258,21 @@ def test_an_alert_updated_three_times_counts_once_and_is_acknowledged_in_the_pag
         toast(page, "Acknowledge alert: done")
         assert (open_alert() or {}).get("state") == "acknowledged"
         page.wait_for_selector(f"#alerts li[data-key='{key}'][data-state=acknowledged]")
-        assert int(page.text_content("#k-alerts") or -1) == total
+        tile_equals_api(page, stack)
     finally:
         page.close()
+
+
+def tile_equals_api(page: Any, stack: Stack) -> None:
+    """The open-alerts tile equals the API's count of open alerts (once both settle:
+    the device's silence may open an `offline` alert meanwhile)."""
+    def same() -> tuple[int, int] | None:
+        with stack.api() as api:
+            total = ok(api.get("/api/v1/alerts", params={"open_only": True}))["total"]
+        shown = int(page.text_content("#k-alerts") or -1)
+        return (shown, total) if shown == total else None
+
+    wait_until(same, timeout_s=20)
 
 
 def test_clustering_keeps_2000_moving_engineers_smooth(console_stack: Stack, browser: Any) -> None:
@@ -268,17 +281,22 @@ def test_clustering_keeps_2000_moving_engineers_smooth(console_stack: Stack, bro
     n, seconds = 2000, 10
     fig = page.evaluate(BENCH_JS, {"n": n, "seconds": seconds, "lat": LAT, "lon": LON,
                                    "tag": uuid.uuid4().hex[:6]})
-    flush = sorted(fig["flush_ms"])
+    work = sorted(fig["flush_ms"])
+    span = sorted(fig["span_ms"])
     frames = sorted(fig["frames_ms"])
     p95 = frames[int(len(frames) * 0.95) - 1]
-    print(f"\n[console] clustering: {n} engineers x 1 update/s for {seconds} s in Chromium:"
-          f" applying a second's {n} updates took median {statistics.median(flush):.1f} ms,"
-          f" max {flush[-1]:.1f} ms (feed handling {statistics.median(fig['feed_ms']):.1f} ms);"
-          f" frame interval median {statistics.median(frames):.1f} ms, p95 {p95:.1f} ms,"
-          f" max {frames[-1]:.1f} ms over {len(frames)} frames;"
-          f" {fig['markers']} markers in {fig['clusters']} visible clusters", flush=True)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n[console] clustering: {n} engineers x 1 update/s for {seconds} s in Chromium"
+          f" (load average {load}): a second's {n} updates cost median"
+          f" {statistics.median(work):.1f} ms of work (max {work[-1]:.1f}), drawn within median"
+          f" {statistics.median(span):.1f} ms (max {span[-1]:.1f}); feed handling median"
+          f" {statistics.median(fig['feed_ms']):.1f} ms; frame interval median"
+          f" {statistics.median(frames):.1f} ms, p95 {p95:.1f} ms, max {frames[-1]:.1f} ms over"
+          f" {len(frames)} frames; {fig['markers']} markers, {fig['clusters']} clusters in view",
+          flush=True)
     assert fig["markers"] >= n  # every engineer is on the map (clustered)
-    assert len(flush) >= seconds  # every second's updates were applied
+    assert fig["current"] == n  # every marker stands at its engineer's last position
+    assert work  # and the cost was measured
 
 
 BENCH_JS = """
@@ -301,8 +319,14 @@ async ({n, seconds, lat, lon, tag}) => {
     await new Promise((r) => setTimeout(r, 1000));
   }
   run = false;
-  const flush = stats.slice(before).filter((x) => x.n >= n * 0.9).map((x) => x.ms);
-  return { flush_ms: flush, feed_ms: feed, frames_ms: frames.slice(1),
+  await new Promise((r) => setTimeout(r, 1500));  // a cluster rebuild may still be chunking
+  const batches = stats.slice(before).filter((x) => x.n >= n * 0.9);
+  const current = pos.filter(([la, lo], i) => {
+    const ll = fc.marker(`sim-${tag}-${i}`)?.getLatLng();
+    return ll && ll.lat === la && ll.lng === lo;
+  }).length;
+  return { flush_ms: batches.map((x) => x.ms), span_ms: batches.map((x) => x.span_ms),
+    feed_ms: feed, frames_ms: frames.slice(1), current,
     markers: Number(document.getElementById("streetmap").dataset.engineers),
     clusters: document.querySelectorAll("#streetmap .marker-cluster").length };
 }

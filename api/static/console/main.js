@@ -20,7 +20,7 @@ whenUnauthorised(showLogin);
 function useVector(why) {
   vector = vector || new VectorMap($("map"));
   view = vector;
-  $("streetmap").hidden = true; $("map").hidden = false;
+  $("streetmap").hidden = true; $("map").removeAttribute("hidden"); // an SVG has no .hidden
   document.body.dataset.map = "vector";
   $("map-mode").textContent = why;
   redrawAll();
@@ -29,7 +29,7 @@ async function chooseMap() {
   let cfg = { tiles: null };
   try { cfg = await api("/api/v1/console/config"); } catch (e) { notify(`Console settings: ${e.message}`); }
   if (!cfg.tiles || !window.L) { useVector(cfg.tiles ? "vector map (Leaflet missing)" : "vector map (tiles off)"); return; }
-  $("streetmap").hidden = false; $("map").hidden = true;
+  $("streetmap").hidden = false; $("map").setAttribute("hidden", "");
   document.body.dataset.map = "street";
   $("map-mode").textContent = "street map";
   view = new StreetMap($("streetmap"), cfg.tiles, () => useVector("vector map (tiles failed to load)"));
@@ -189,7 +189,8 @@ async function start() {
   connect(); loadKpis(); setInterval(loadKpis, 30000); setInterval(() => renderChart(state.hourly), 60000);
 }
 /* For the browser test and for curious operators: how long 2,000 moving engineers take. */
-window.fieldflowConsole = { state, onPosition, mapMode: () => document.body.dataset.map, stats: () => view && view.stats };
+window.fieldflowConsole = { state, onPosition, mapMode: () => document.body.dataset.map,
+  stats: () => view && view.stats, marker: (id) => view && view.markers && view.markers.get(`eng:${id}`) };
 $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); setToken($("token").value.trim()); start(); });
 $("logout").addEventListener("click", () => { forgetToken(); if (state.ws) state.ws.close(); location.reload(); });
 $("toast").addEventListener("click", () => { $("toast").hidden = true; });

@@ -4,6 +4,8 @@ import { ACTIVITY, PRIORITY, slaState } from "./style.js";
 import { esc, ago } from "./api.js";
 
 const L = window.L;
+const RECLUSTER_MS = 5000;
+const FRAME_BUDGET_MS = 8;
 
 export class StreetMap {
   constructor(el, tiles, onFail) {
@@ -17,7 +19,8 @@ export class StreetMap {
       if (!this.loaded || this.errors > 2 * this.loaded + 8) this.fail();
     });
     this.tiles.addTo(this.map);
-    this.cluster = L.markerClusterGroup({ chunkedLoading: true, maxClusterRadius: 60, animate: false,
+    this.cluster = L.markerClusterGroup({ chunkedLoading: true, chunkInterval: 25, chunkDelay: 10,
+      maxClusterRadius: 60, animate: false,
       showCoverageOnHover: false, disableClusteringAtZoom: 17, removeOutsideVisibleBounds: true });
     this.layers = {};
     for (const name of ["fences", "routes", "track", "sites", "orders", "alerts"]) this.layers[name] = L.layerGroup().addTo(this.map);
@@ -26,7 +29,7 @@ export class StreetMap {
     this.pending = new Map(); // engineer id -> {e, order}
     this.icons = new Map();
     this.stats = []; // ms per applied batch of position updates
-    this.fitted = false; this.frame = 0;
+    this.fitted = false; this.frame = 0; this.clustered = 0; this.stale = false;
   }
   fail() {
     if (this.failed) return;
@@ -64,6 +67,9 @@ export class StreetMap {
     const t0 = performance.now();
     const moved = [], added = [];
     for (const [id, { e, order, lat, lon }] of this.pending) {
+      // A frame's budget: what is left waits for the next frame, so none runs long.
+      if (performance.now() - t0 > FRAME_BUDGET_MS) break;
+      this.pending.delete(id);
       const key = `eng:${id}`;
       let m = this.markers.get(key);
       const icon = this.engineerIcon(e.activity, e.heading);
@@ -78,17 +84,40 @@ export class StreetMap {
       }
       m.fieldflow = { e, order };
     }
-    this.pending.clear();
     if (moved.length) {
-      // Bulk remove / add: markercluster rebuilds its tree once, not once per marker.
-      this.cluster.removeLayers(moved.map(([m]) => m));
+      // Moving a marker inside markercluster takes it out of its cluster tree and puts
+      // it back (~0.1 ms each; 2,000 a second would stall the page). Instead markers move
+      // where they are drawn at once, and the clusters are rebuilt in one go every
+      // RECLUSTER_MS (chunked, so no frame waits long). `_ignoreMove` is the flag
+      // markercluster's own spiderfier sets for the same purpose.
+      this.cluster._ignoreMove = true;
       for (const [m, lat, lon] of moved) m.setLatLng([lat, lon]);
-      this.cluster.addLayers(moved.map(([m]) => m));
+      this.cluster._ignoreMove = false;
+      this.stale = true;
     }
     if (added.length) this.cluster.addLayers(added);
-    this.stats.push({ n: moved.length + added.length, ms: performance.now() - t0 });
+    if (this.stale && t0 - this.clustered > RECLUSTER_MS) {
+      this.cluster.clearLayers();
+      this.cluster.addLayers(this.engineerMarkers());
+      this.clustered = t0; this.stale = false;
+    }
+    const now = performance.now();
+    if (!this.batch) this.batch = { n: 0, ms: 0, start: t0 };
+    this.batch.n += moved.length + added.length; this.batch.ms += now - t0;
+    if (this.pending.size) { this.frame = requestAnimationFrame(() => this.flush()); return; }
+    // One batch = everything that arrived until the queue ran dry: its total work (ms)
+    // and how long after its first frame the last update was drawn (span_ms).
+    this.stats.push({ n: this.batch.n, ms: this.batch.ms, span_ms: now - this.batch.start });
+    this.batch = null;
     if (this.stats.length > 600) this.stats.splice(0, 300);
     this.el.dataset.engineers = String(this.cluster.getLayers().length);
+  }
+
+  reclusterNow() { this.clustered = 0; this.stale = true; if (!this.frame) this.frame = requestAnimationFrame(() => this.flush()); }
+  engineerMarkers() {
+    const out = [];
+    for (const [key, m] of this.markers) if (key.startsWith("eng:")) out.push(m);
+    return out;
   }
 
   /* ------------------------------------------------------- sites, orders */
