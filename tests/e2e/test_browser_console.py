@@ -319,7 +319,7 @@ async ({n, seconds, lat, lon, tag}) => {
     await new Promise((r) => setTimeout(r, 1000));
   }
   run = false;
-  await new Promise((r) => setTimeout(r, 1500));  // a cluster rebuild may still be chunking
+  for (let k = 0; k < 60 && fc.busy(); k++) await new Promise((r) => setTimeout(r, 500));
   const batches = stats.slice(before).filter((x) => x.n >= n * 0.9);
   const current = pos.filter(([la, lo], i) => {
     const ll = fc.marker(`sim-${tag}-${i}`)?.getLatLng();

@@ -190,7 +190,7 @@ async function start() {
 }
 /* For the browser test and for curious operators: how long 2,000 moving engineers take. */
 window.fieldflowConsole = { state, onPosition, mapMode: () => document.body.dataset.map,
-  stats: () => view && view.stats, marker: (id) => view && view.markers && view.markers.get(`eng:${id}`) };
+  stats: () => view && view.stats, busy: () => Boolean(view && (view.chunking || view.frame)), marker: (id) => view && view.markers && view.markers.get(`eng:${id}`) };
 $("login-form").addEventListener("submit", (ev) => { ev.preventDefault(); setToken($("token").value.trim()); start(); });
 $("logout").addEventListener("click", () => { forgetToken(); if (state.ws) state.ws.close(); location.reload(); });
 $("toast").addEventListener("click", () => { $("toast").hidden = true; });

@@ -20,16 +20,22 @@ export class StreetMap {
     });
     this.tiles.addTo(this.map);
     this.cluster = L.markerClusterGroup({ chunkedLoading: true, chunkInterval: 25, chunkDelay: 10,
+      chunkProgress: (done, total) => {
+        this.chunking = done < total;
+        if (!this.chunking) el.dataset.engineers = String(this.cluster.getLayers().length);
+      },
       maxClusterRadius: 60, animate: false,
       showCoverageOnHover: false, disableClusteringAtZoom: 17, removeOutsideVisibleBounds: true });
     this.layers = {};
     for (const name of ["fences", "routes", "track", "sites", "orders", "alerts"]) this.layers[name] = L.layerGroup().addTo(this.map);
     this.map.addLayer(this.cluster);
+    this.map.on("zoomend", () => this.reclusterNow()); // clusters of where they are now
     this.markers = new Map(); // key -> marker
     this.pending = new Map(); // engineer id -> {e, order}
     this.icons = new Map();
     this.stats = []; // ms per applied batch of position updates
     this.fitted = false; this.frame = 0; this.clustered = 0; this.stale = false;
+    this.chunking = false; // a chunked addLayers is under way: no rebuild until it ends
   }
   fail() {
     if (this.failed) return;
@@ -60,10 +66,12 @@ export class StreetMap {
     const lat = e.lat ?? e.home_lat, lon = e.lon ?? e.home_lon;
     if (lat == null) return;
     this.pending.set(e.id, { e, order, lat, lon });
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    this.schedule();
   }
   flush() {
     this.frame = 0;
+    // While the cluster tree is being (re)built in chunks, it must not change under it.
+    if (this.chunking) { this.schedule(); return; }
     const t0 = performance.now();
     const moved = [], added = [];
     for (const [id, { e, order, lat, lon }] of this.pending) {
@@ -86,34 +94,36 @@ export class StreetMap {
     }
     if (moved.length) {
       // Moving a marker inside markercluster takes it out of its cluster tree and puts
-      // it back (~0.1 ms each; 2,000 a second would stall the page). Instead markers move
-      // where they are drawn at once, and the clusters are rebuilt in one go every
-      // RECLUSTER_MS (chunked, so no frame waits long). `_ignoreMove` is the flag
-      // markercluster's own spiderfier sets for the same purpose.
+      // it back (~0.1 ms each; 2,000 a second stall the page). Instead markers move where
+      // they are drawn at once and the tree is rebuilt in one go every RECLUSTER_MS
+      // (chunked, so no frame waits long). `_ignoreMove` is the flag markercluster's own
+      // spiderfier sets for the same purpose. Until the rebuild the tree is stale: nothing
+      // may be added to it one by one (its grid lookups would use the new positions).
       this.cluster._ignoreMove = true;
       for (const [m, lat, lon] of moved) m.setLatLng([lat, lon]);
       this.cluster._ignoreMove = false;
       this.stale = true;
     }
-    if (added.length) this.cluster.addLayers(added);
+    if (added.length && !this.stale) this.cluster.addLayers(added);
+    else if (added.length) this.clustered = 0; // newcomers join at a rebuild, now
     if (this.stale && t0 - this.clustered > RECLUSTER_MS) {
       this.cluster.clearLayers();
-      this.cluster.addLayers(this.engineerMarkers());
       this.clustered = t0; this.stale = false;
+      this.cluster.addLayers(this.engineerMarkers());
     }
     const now = performance.now();
     if (!this.batch) this.batch = { n: 0, ms: 0, start: t0 };
     this.batch.n += moved.length + added.length; this.batch.ms += now - t0;
-    if (this.pending.size) { this.frame = requestAnimationFrame(() => this.flush()); return; }
+    if (this.pending.size) { this.schedule(); return; }
     // One batch = everything that arrived until the queue ran dry: its total work (ms)
     // and how long after its first frame the last update was drawn (span_ms).
     this.stats.push({ n: this.batch.n, ms: this.batch.ms, span_ms: now - this.batch.start });
     this.batch = null;
     if (this.stats.length > 600) this.stats.splice(0, 300);
-    this.el.dataset.engineers = String(this.cluster.getLayers().length);
+    if (!this.chunking) this.el.dataset.engineers = String(this.cluster.getLayers().length);
   }
-
-  reclusterNow() { this.clustered = 0; this.stale = true; if (!this.frame) this.frame = requestAnimationFrame(() => this.flush()); }
+  schedule() { if (!this.frame) this.frame = requestAnimationFrame(() => this.flush()); }
+  reclusterNow() { if (this.stale) { this.clustered = 0; this.schedule(); } }
   engineerMarkers() {
     const out = [];
     for (const [key, m] of this.markers) if (key.startsWith("eng:")) out.push(m);
