@@ -195,7 +195,7 @@ export class StreetMap {
         .bindTooltip(`${f.kind} ${esc(f.site_name || f.site_id)} ${new Date(f.ts).toLocaleTimeString()}`).addTo(this.layers.track);
     }
     this.replayMarker = L.circleMarker(ll[ll.length - 1], { radius: 8, color: "#fff", fillColor: "#4de8d0", fillOpacity: 1, className: "track-now" }).addTo(this.layers.track);
-    this.map.fitBounds(L.latLngBounds(ll).pad(0.2), { maxZoom: 16 });
+    this.map.fitBounds(L.latLngBounds(ll).pad(0.6), { maxZoom: 15 });
   }
   replay(p) { if (this.replayMarker && p) this.replayMarker.setLatLng([p.lat, p.lon]); }
 }
