@@ -286,7 +286,8 @@ def test_clustering_keeps_2000_moving_engineers_smooth(console_stack: Stack, bro
     frames = sorted(fig["frames_ms"])
     p95 = frames[int(len(frames) * 0.95) - 1]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\n[console] clustering: {n} engineers x 1 update/s for {seconds} s in Chromium"
+    print(f"\n[console] clustering: {n} engineers driving, 1 update/s each for {seconds} s"
+          " in headless Chromium"
           f" (load average {load}): a second's {n} updates cost median"
           f" {statistics.median(work):.1f} ms of work (max {work[-1]:.1f}), drawn within median"
           f" {statistics.median(span):.1f} ms (max {span[-1]:.1f}); feed handling median"
@@ -307,13 +308,17 @@ async ({n, seconds, lat, lon, tag}) => {
   requestAnimationFrame(tick);
   const rnd = (k) => (Math.random() - 0.5) * k;
   const pos = Array.from({length: n}, () => [lat + rnd(0.3), lon + rnd(0.5)]);
+  // Each engineer drives: a velocity (~10-20 m/s) that turns a little every second.
+  const vel = Array.from({length: n}, () => [rnd(0.0003), rnd(0.0004)]);
   const feed = [], before = stats.length;
   for (let s = 0; s < seconds; s++) {
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
-      pos[i][0] += rnd(0.002); pos[i][1] += rnd(0.003);
+      vel[i][0] += rnd(0.00005); vel[i][1] += rnd(0.00007);
+      pos[i][0] += vel[i][0]; pos[i][1] += vel[i][1];
+      const heading = (Math.atan2(vel[i][1] * 0.61, vel[i][0]) * 180 / Math.PI + 360) % 360;
       fc.onPosition({engineer_id: `sim-${tag}-${i}`, lat: pos[i][0], lon: pos[i][1],
-                     heading: Math.random() * 360, ts: Date.now()});
+                     heading, ts: Date.now()});
     }
     feed.push(performance.now() - t0);
     await new Promise((r) => setTimeout(r, 1000));
