@@ -5,16 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-
-Conn = AsyncConnection[Any]
-
-
-async def _rows(conn: Conn, sql: str, params: Any) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
+from store.sql import Conn
+from store.sql import fetch_all as _rows
 
 
 async def engineer_exists(conn: Conn, engineer_id: str) -> bool:
