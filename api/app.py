@@ -10,17 +10,22 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.httpingest import HttpIngest
 from api.live import Hub
 from api.publisher import ApiPublisher
+from api.records import RecordProducer
 from api.routers import (
     alerts,
     asset_models,
     assets,
+    attachments,
     console,
     customers,
     depots,
     dispatch,
     engineers,
+    enrolment,
+    ingest,
     kpis,
     live,
     pages,
@@ -35,6 +40,7 @@ from api.routers import (
 from api.routers.pages import STATIC
 from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
+from store.blobs import open_blobs
 from store.db import open_pool
 
 ROUTERS = (
@@ -44,10 +50,12 @@ ROUTERS = (
     assets,
     engineers,
     tracks,
+    enrolment,
     parts,
     depots,
     work_orders,
     work_order_items,
+    attachments,
     dispatch,
     alerts,
     kpis,
@@ -55,6 +63,7 @@ ROUTERS = (
     webhooks,
     console,
     live,
+    ingest,
     pages,
 )
 
@@ -68,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
+        app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
@@ -78,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.webhooks.stop()
             app.state.hub.stop()
             app.state.publisher.close()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(

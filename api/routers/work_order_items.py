@@ -33,7 +33,7 @@ class ChecklistIn(Body):
     answers: dict[Ident, Any] = Field(
         max_length=100,
         description="item id -> value: bool (checkbox), number (within min/max), or"
-        " {ref, taken_at, lat, lon} (photo, signature)",
+        " an attachment id of this order and kind (photo, signature)",
     )
 
 
