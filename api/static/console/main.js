@@ -1,7 +1,7 @@
 /* FieldFlow dispatcher console: snapshot + live websocket, street map (or the vector map
    when tiles are off or fail), and the dispatcher's actions. Plain modules, no build. */
 import { api, token, setToken, forgetToken, whenUnauthorised, notify, esc, ago } from "./api.js";
-import { state, alertKey, orderOf, orderPlace, alertPlace } from "./state.js";
+import { state, alertKey, orderOf, ordersChanged, orderPlace, alertPlace } from "./state.js";
 import { ACTIVITY, OPEN } from "./style.js";
 import { StreetMap } from "./streetmap.js";
 import { VectorMap } from "./vectormap.js";
@@ -103,6 +103,7 @@ function applySnapshot(d) {
   for (const s of d.sites) state.sites.set(s.id, s);
   for (const e of d.engineers) state.engineers.set(e.id, e);
   state.orders.clear(); for (const o of d.orders) state.orders.set(o.id, o);
+  ordersChanged();
   state.alerts.clear(); for (const a of d.alerts) state.alerts.set(alertKey(a), a);
   for (const a of d.alerts) if (a.site_id) state.assetSites.set(a.asset_id, a.site_id);
   for (const t of d.etas) state.etas.set(t.work_order_id, t);
@@ -134,7 +135,7 @@ function onWorkOrder(d) {
   if (d.engineer_id) o.engineer_id = d.engineer_id;
   if (d.to_status === "rejected") o.engineer_id = null;
   o._flash = true;
-  state.orders.set(o.id, o); drawOrder(o);
+  state.orders.set(o.id, o); ordersChanged(); drawOrder(o);
   for (const id of [o.engineer_id, d.engineer_id]) {
     const e = id && state.engineers.get(id);
     if (e) { e.activity = engineerActivity(id); drawEngineer(e); }
@@ -184,7 +185,7 @@ async function start() {
     .map(([k, c]) => `<span><i style="background:${c}"></i>${k}</span>`).join("");
   setupOrderForm(); setupOrderDetail(); setupAlerts(renderAlerts);
   setupPlan(() => view); setupTrack(() => view);
-  document.addEventListener("orders-changed", () => { for (const o of state.orders.values()) drawOrder(o); renderQueue(); });
+  document.addEventListener("orders-changed", () => { ordersChanged(); for (const o of state.orders.values()) drawOrder(o); renderQueue(); });
   await chooseMap();
   connect(); loadKpis(); setInterval(loadKpis, 30000); setInterval(() => renderChart(state.hourly), 60000);
 }

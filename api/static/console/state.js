@@ -3,15 +3,24 @@
 export const state = {
   engineers: new Map(), sites: new Map(), orders: new Map(), alerts: new Map(),
   etas: new Map(), hourly: new Map(), assetSites: new Map(), depots: new Map(),
-  ws: null, retry: 1000,
+  ws: null, retry: 1000, ordersVersion: 0,
 };
 export const alertKey = (a) => a.dedup_key;
 
+/* An engineer's current order, from an index rebuilt only after the orders changed
+   (2,000 engineers a second must not each scan every order). */
+let indexed = -1;
+const byEngineer = new Map();
+export function ordersChanged() { state.ordersVersion += 1; }
 export function orderOf(engineerId, OPEN) {
-  for (const o of state.orders.values()) {
-    if (o.engineer_id === engineerId && OPEN.has(o.status) && o.status !== "new") return o;
+  if (indexed !== state.ordersVersion) {
+    byEngineer.clear();
+    for (const o of state.orders.values()) {
+      if (o.engineer_id && OPEN.has(o.status) && o.status !== "new" && !byEngineer.has(o.engineer_id)) byEngineer.set(o.engineer_id, o);
+    }
+    indexed = state.ordersVersion;
   }
-  return null;
+  return byEngineer.get(engineerId) || null;
 }
 
 /* Where an order or alert is drawn: its own coordinates, else its site's. */
