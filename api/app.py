@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.httpingest import HttpIngest
+from api.inbox import InboxHub
 from api.live import Hub
 from api.publisher import ApiPublisher
 from api.records import RecordProducer
@@ -23,9 +24,11 @@ from api.routers import (
     customers,
     depots,
     dispatch,
+    engineer_app,
     engineers,
     enrolment,
     ingest,
+    jobs,
     kpis,
     live,
     pages,
@@ -65,6 +68,8 @@ ROUTERS = (
     live,
     ingest,
     pages,
+    jobs,
+    engineer_app,
 )
 
 
@@ -82,12 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
+        app.state.inbox = InboxHub(s)
+        app.state.inbox.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
         app.state.webhooks.start()
         try:
             yield
         finally:
             await app.state.webhooks.stop()
+            app.state.inbox.stop()
             app.state.hub.stop()
             app.state.publisher.close()
             app.state.records.close()

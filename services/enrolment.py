@@ -18,6 +18,7 @@ from models.workorder import DomainError
 from services.workorders import NotFound
 from store import audit
 from store import enrolment as db
+from store.audit import Actor
 from store.tokens import hash_token, new_token
 
 CODE_BYTES = 24
@@ -50,14 +51,19 @@ def qr_svg(text: str) -> str:
 
 
 async def create_enrolment(
-    conn: AsyncConnection[Any], engineer_id: str, *, actor: str, valid_s: float, base_url: str
+    conn: AsyncConnection[Any], engineer_id: str, *, who: Actor, valid_s: float, base_url: str
 ) -> dict[str, Any]:
-    """A new one-time link for ``engineer_id`` (earlier unused links stay valid)."""
-    if await db.engineer_name(conn, engineer_id) is None:
-        raise NotFound(f"engineer {engineer_id!r} not found")
+    """A new one-time link for ``engineer_id`` (earlier unused links stay valid), with its
+    audit row in the same transaction."""
     code = secrets.token_urlsafe(CODE_BYTES)
     expires = datetime.now(UTC) + timedelta(seconds=valid_s)
-    await db.insert_code(conn, hash_token(code), engineer_id, created_by=actor, expires_at=expires)
+    async with conn.transaction():
+        if await db.engineer_name(conn, engineer_id) is None:
+            raise NotFound(f"engineer {engineer_id!r} not found")
+        await db.insert_code(conn, hash_token(code), engineer_id, created_by=who.actor,
+                             expires_at=expires)
+        await audit.record(conn, who, "enrolment", "engineer", engineer_id,
+                           {"expires_at": expires.isoformat()})
     url = enrolment_url(base_url, code)
     return {"code": code, "url": url, "expires_at": expires, "qr_svg": qr_svg(url)}
 

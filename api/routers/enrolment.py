@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.auth import Staff
-from api.deps import ConnDep, audit
+from api.deps import ConnDep
 from api.schemas import Body
 from services.enrolment import MAX_CODE_LENGTH, create_enrolment, redeem
 
@@ -38,12 +38,8 @@ async def enrol(engineer_id: str, request: Request, conn: ConnDep, p: Staff) -> 
     """A one-time link (and QR code) that gives a phone an engineer token."""
     settings = request.app.state.settings
     base = settings.public_url or str(request.base_url)
-    async with conn.transaction():
-        out = await create_enrolment(conn, engineer_id, actor=p.actor,
-                                     valid_s=settings.enrolment_valid_s, base_url=base)
-        await audit(conn, p, "enrolment", "engineer", engineer_id,
-                    {"expires_at": out["expires_at"].isoformat()})
-    return out
+    return await create_enrolment(conn, engineer_id, who=p,
+                                  valid_s=settings.enrolment_valid_s, base_url=base)
 
 
 @router.post("/enrolment/redeem", response_model=RedeemOut)
