@@ -13,7 +13,13 @@ from api.egress import networks
 from api.httpingest import HttpIngest
 from api.inbox import InboxHub
 from api.live import Hub
-from api.middleware import BodyLimit, SecurityHeaders, content_security_policy, inline_script_hashes
+from api.middleware import (
+    BodyLimit,
+    SecurityHeaders,
+    content_security_policy,
+    inline_script_hashes,
+    tile_source,
+)
 from api.publisher import ApiPublisher
 from api.records import RecordProducer
 from api.routers import (
@@ -21,6 +27,7 @@ from api.routers import (
     asset_models,
     assets,
     attachments,
+    console,
     customers,
     depots,
     dispatch,
@@ -35,6 +42,7 @@ from api.routers import (
     parts,
     sites,
     telemetry,
+    tracks,
     users,
     webhooks,
     work_order_items,
@@ -54,6 +62,7 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    tracks,
     enrolment,
     parts,
     depots,
@@ -66,6 +75,7 @@ ROUTERS = (
     telemetry,
     users,
     webhooks,
+    console,
     live,
     ingest,
     pages,
@@ -114,7 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, limit=s.max_json_body_bytes)
     app.add_middleware(
-        SecurityHeaders, csp=content_security_policy(inline_script_hashes(STATIC.glob("*.html")))
+        SecurityHeaders,
+        csp=content_security_policy(
+            inline_script_hashes(STATIC.glob("*.html")),
+            [src for src in (tile_source(s.map_tile_url),) if src],  # the console's street map
+        ),
     )
 
     @app.get("/healthz", tags=["ops"])

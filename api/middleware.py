@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.exceptions import HTTPException
 
@@ -46,11 +47,22 @@ def inline_script_hashes(pages: Iterable[Path]) -> list[str]:
     return sorted(set(out))
 
 
-def content_security_policy(script_hashes: Iterable[str]) -> str:
+def tile_source(template: str) -> str | None:
+    """The CSP source of a map tile URL template (``{s}``-style placeholders in the host
+    become a ``*`` wildcard); None for ``none`` or a relative template."""
+    parts = urlsplit(template.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    host = re.sub(r"\{[^}]*\}", "*", parts.netloc)
+    return f"{parts.scheme}://{host}"
+
+
+def content_security_policy(script_hashes: Iterable[str], img_sources: Iterable[str] = ()) -> str:
     scripts = " ".join(["'self'", *script_hashes])
+    images = " ".join(["'self'", "data:", "blob:", *img_sources])
     return (
         f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+        f"img-src {images}; connect-src 'self'; frame-ancestors 'none'; "
         "object-src 'none'; base-uri 'none'; form-action 'self'"
     )
 

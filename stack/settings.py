@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         '["10.20.0.0/16"] for an on-premises receiver (loopback, private and link-local '
         "targets are refused otherwise)",
     )
+    # The console's street layer: an XYZ tile template, or `none` for the vector map only.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
+    map_tile_max_zoom: int = Field(default=19, ge=1, le=24)
     public_url: str | None = Field(
         default=None, description="the API's address as phones reach it (enrolment links);"
         " default: the address the dispatcher's request came to")
