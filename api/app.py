@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.live import Hub
-from api.publisher import ApiPublisher
+from api.relay import Relay
 from api.routers import (
     alerts,
     asset_models,
@@ -31,7 +31,6 @@ from api.routers import (
     work_orders,
 )
 from api.routers.pages import STATIC
-from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
 from store.db import open_pool
 
@@ -63,17 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
-        app.state.publisher = ApiPublisher(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
-        app.state.webhooks = WebhookDispatcher(s, app.state.pool)
-        app.state.webhooks.start()
+        app.state.relay = Relay(s, app.state.pool)  # outbox + webhooks; one leader
+        app.state.relay.start()
         try:
             yield
         finally:
-            await app.state.webhooks.stop()
+            await app.state.relay.stop()
             app.state.hub.stop()
-            app.state.publisher.close()
             await app.state.pool.close()
 
     app = FastAPI(

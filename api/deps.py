@@ -11,7 +11,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from api.auth import Principal
-from services.publisher import Publisher
+from services.outbox import Outbox
+from services.publisher import Audit, Publisher
 
 Conn = AsyncConnection[Any]
 
@@ -21,13 +22,23 @@ async def get_conn(request: Request) -> AsyncIterator[Conn]:
         yield conn
 
 
-def get_publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
 ConnDep = Annotated[Conn, Depends(get_conn)]
+
+
+def get_publisher(conn: ConnDep) -> Publisher:
+    """The outbox of the request's connection: side effects are rows of the use case's
+    transaction, sent by the relay after the commit (``api/relay.py``)."""
+    return Outbox(conn)
+
+
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
+def audit_of(principal: Principal, action: str, entity: str, entity_id: str,
+             details: dict[str, Any] | None = None) -> Audit:
+    """The audit entry a use case writes with its change."""
+    return Audit(principal.actor, action, entity, entity_id,
+                 {"role": principal.role, **(details or {})})
 
 
 async def fetch_all(conn: Conn, sql: str, params: Any = ()) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Item kinds: ``checkbox`` (bool), ``number`` (within the item's ``min``/``max``),
 ``photo`` and ``signature`` (a reference to the stored file with the time and GPS
 position it was taken). Required items gate completion
-(``services.workorders.checklist_complete``).
+(``services.transitions.checklist_complete``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from models.timeutil import parse_ts_ms
 from models.workorder import DomainError
+from services.publisher import Audit, Publisher
 
 CLOSED_FOR_EDIT = frozenset({"signed_off", "closed", "cancelled"})
 
@@ -105,6 +106,8 @@ async def save_answers(
     *,
     actor: str,
     at: datetime,
+    publisher: Publisher | None = None,
+    audit: Audit | None = None,
 ) -> None:
     """Validate every answer first, then store them all (one transaction)."""
     if order["status"] in CLOSED_FOR_EDIT:
@@ -126,3 +129,5 @@ async def save_answers(
                 " answered_by = EXCLUDED.answered_by",
                 (order["id"], item_id, Jsonb(value), at, actor),
             )
+        if publisher is not None and audit is not None:
+            await publisher.audit(audit)

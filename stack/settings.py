@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Outbox relay (api/relay.py): sends committed outbox rows after the commit
+    outbox_poll_s: float = Field(default=2.0, gt=0, description="backstop to LISTEN/NOTIFY")
+    outbox_batch: int = Field(default=500, ge=1, le=10_000)
+    outbox_backoff_s: float = Field(default=0.5, gt=0, description="doubles per failed try")
+    outbox_backoff_max_s: float = Field(default=30.0, gt=0)
+    outbox_send_timeout_s: float = Field(default=5.0, gt=0, description="Kafka/MQTT ack wait")
+
     # Supervisor
     start_timeout_s: float = 60.0
     log_level: str = "INFO"

@@ -106,27 +106,27 @@ async def _change(
                 raise HTTPException(404, f"alert {alert_id} not found")
             raise HTTPException(409, f"cannot {action} an alert that is {current['state']}")
         await audit(conn, p, action, "alert", str(alert_id))
-    try:
-        severity = Severity(row["severity"])
-    except ValueError:
-        severity = Severity.WARNING
-    await publisher.event(
-        "events.alerts",
-        row["device_id"],
-        AlertEvent.model_construct(
-            device_id=row["device_id"],
-            asset_id=row["asset_id"],
-            fault_type=row["fault_type"],
-            kind=row["kind"],
-            severity=severity,
-            dedup_key=row["dedup_key"],
-            state=AlertState.CLEARED if action == "clear" else AlertState.UPDATED,
-            ts=int(now.timestamp() * 1000),
-            message=row["message"],
-            value=row["value"],
-            details={**row["details"], "by": p.actor, "action": action},
-        ),
-    )
+        try:
+            severity = Severity(row["severity"])
+        except ValueError:
+            severity = Severity.WARNING
+        await publisher.event(
+            "events.alerts",
+            row["device_id"],
+            AlertEvent.model_construct(
+                device_id=row["device_id"],
+                asset_id=row["asset_id"],
+                fault_type=row["fault_type"],
+                kind=row["kind"],
+                severity=severity,
+                dedup_key=row["dedup_key"],
+                state=AlertState.CLEARED if action == "clear" else AlertState.UPDATED,
+                ts=int(now.timestamp() * 1000),
+                message=row["message"],
+                value=row["value"],
+                details={**row["details"], "by": p.actor, "action": action},
+            ),
+        )
     return row
 
 

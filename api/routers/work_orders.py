@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -10,12 +10,13 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 
 from api.access import order_for, scope_orders
 from api.auth import Principal, Reader, Requester, Staff, StaffOrEngineer
-from api.deps import ConnDep, PublisherDep, audit, fetch_one
+from api.deps import ConnDep, PublisherDep, audit_of
 from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
 from api.schemas import Body, Ident, Name, Skill, Text
 from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
-from services.workorders import NewOrder, create_order, transition_order, update_order
+from services.transitions import transition_order
+from services.workorders import NewOrder, create_order, update_order
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -43,7 +44,9 @@ class WorkOrderIn(Body):
     asset_id: Ident | None = None
     required_skills: list[Skill] = Field(default_factory=list, max_length=20)
     required_parts: dict[Ident, int] = Field(default_factory=dict, max_length=50)
-    sla_due: datetime | None = Field(default=None, description="default: now + the SLA tier")
+    sla_due: datetime | None = Field(
+        default=None, description="default: now + the SLA target of the customer's tier and"
+        " the order's priority (services.sla)")
     window_start: AwareDatetime | None = Field(
         default=None, description="appointment window: service starts no earlier than this")
     window_end: AwareDatetime | None = Field(
@@ -191,20 +194,6 @@ async def list_orders(  # noqa: PLR0917
     )
 
 
-async def _default_sla(conn: ConnDep, body: WorkOrderIn) -> datetime | None:
-    if body.sla_due is not None:
-        return body.sla_due
-    row = await fetch_one(
-        conn,
-        "SELECT p.response_minutes FROM customers c JOIN sla_policies p ON p.tier = c.sla_tier"
-        " WHERE c.id = coalesce(%s, (SELECT customer_id FROM sites WHERE id = %s))",
-        (body.customer_id, body.site_id),
-    )
-    if row is None:
-        return None
-    return datetime.now(UTC) + timedelta(minutes=int(row["response_minutes"]))
-
-
 def _check_requester(p: Principal, body: WorkOrderIn) -> WorkOrderIn:
     if p.is_staff:
         return body
@@ -225,12 +214,8 @@ async def create_work_order(
 ) -> dict[str, Any]:
     """Create an order by hand (dispatcher) or from a customer request (customer user)."""
     body = _check_requester(p, body)
-    sla_due = await _default_sla(conn, body)
-    if body.customer_id and body.site_id:
-        site = await fetch_one(conn, "SELECT customer_id FROM sites WHERE id = %s", (body.site_id,))
-        if site and site["customer_id"] != body.customer_id:
-            raise HTTPException(422, "the site belongs to another customer")
-    row, created = await create_order(
+    sla_due = body.sla_due  # None: the SLA rule (services.sla), tier x priority
+    row, _created = await create_order(
         NewOrder(
             title=body.title,
             priority=body.priority,
@@ -249,9 +234,8 @@ async def create_work_order(
         conn=conn,
         publisher=publisher,
         actor=p.actor,
+        audit=audit_of(p, "create", "work_order", "", body.model_dump(mode="json")),
     )
-    if created:
-        await audit(conn, p, "create", "work_order", row["id"], body.model_dump(mode="json"))
     return row
 
 
@@ -267,11 +251,10 @@ async def update_work_order(
     """Change what the order asks for (409 once completed; 422 for an empty window).
     An assigned order keeps its engineer: ``POST .../assign`` re-dispatches it."""
     changes = body.model_dump(exclude_unset=True)
-    row = await update_order(work_order_id, changes, conn=conn, publisher=publisher,
-                             actor=p.actor)
-    await audit(conn, p, "update", "work_order", work_order_id,
-                body.model_dump(exclude_unset=True, mode="json"))
-    return row
+    return await update_order(
+        work_order_id, changes, conn=conn, publisher=publisher, actor=p.actor,
+        audit=audit_of(p, "update", "work_order", work_order_id,
+                       body.model_dump(exclude_unset=True, mode="json")))
 
 
 @router.post("/{work_order_id}/transitions", response_model=WorkOrderOut)
@@ -289,7 +272,7 @@ async def transition(
             raise HTTPException(403, f"an engineer may not move an order to {body.to.value!r}")
         if body.engineer_id not in (None, p.engineer_id):
             raise HTTPException(403, "an engineer may not hand an order to someone else")
-    row = await transition_order(
+    return await transition_order(
         work_order_id,
         body.to,
         conn=conn,
@@ -299,9 +282,9 @@ async def transition(
         engineer_id=body.engineer_id,
         manual_on_site=True,
         ts_ms=body.ts if isinstance(body.ts, int) else None,
+        audit=audit_of(p, "transition", "work_order", work_order_id,
+                       body.model_dump(mode="json")),
     )
-    await audit(conn, p, "transition", "work_order", work_order_id, body.model_dump(mode="json"))
-    return row
 
 
 @router.get("/{work_order_id}/events", response_model=Page[EventOut])
