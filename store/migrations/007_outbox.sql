@@ -11,7 +11,7 @@ CREATE TABLE outbox (
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     sent_at          timestamptz,
     attempts         integer NOT NULL DEFAULT 0,
-    next_attempt_at  timestamptz NOT NULL DEFAULT '-infinity',
+    next_attempt_at  timestamptz NOT NULL DEFAULT now(),
     last_error       text
 );
 -- The relay reads pending rows in id order, and per (destination, key) to keep order.
@@ -34,7 +34,7 @@ ALTER TABLE webhook_deliveries
     ADD COLUMN event_id uuid,
     ADD COLUMN state text NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'delivered', 'dead')),
-    ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT '-infinity',
+    ADD COLUMN next_attempt_at timestamptz NOT NULL DEFAULT now(),
     ADD COLUMN delivered_at timestamptz;
 ALTER TABLE webhook_deliveries ALTER COLUMN attempt SET DEFAULT 0;
 UPDATE webhook_deliveries SET state = CASE WHEN delivered THEN 'delivered' ELSE 'dead' END;
