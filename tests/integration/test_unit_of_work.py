@@ -105,7 +105,7 @@ async def _rows(conn: psycopg.AsyncConnection[Any], sql: str, params: Any = ()) 
 async def snapshot(conn: psycopg.AsyncConnection[Any]) -> dict[str, list[str]]:
     out = {}
     for t in TABLES:
-        rows = await _rows(conn, f"SELECT t::text AS r FROM {t} t ORDER BY 1")  # noqa: S608
+        rows = await _rows(conn, f"SELECT t::text AS r FROM {t} t ORDER BY 1")
         out[t] = [r["r"] for r in rows]
     return out
 
