@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from store import outbox as q
 log = logging.getLogger("fieldflow.api.relay")
 LOCK_KEY = 0x6F7574626F78  # "outbox"
 LEADER_RETRY_S = 3.0
+PURGE_EVERY_S = 600.0
 
 
 class Relay:
@@ -44,9 +46,9 @@ class Relay:
         self.mqtt = MqttSender(settings)
         self.webhooks = WebhookSender(settings, pool)
         self.leader = False
-        self._wake_outbox = asyncio.Event()
-        self._wake_webhooks = asyncio.Event()
+        self._wakes = {name: asyncio.Event() for name in ("kafka", "mqtt", "webhooks")}
         self._task: asyncio.Task[None] | None = None
+        self._purge_at = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox-relay")
@@ -86,10 +88,11 @@ class Relay:
             await lconn.execute(f"LISTEN {q.CHANNEL}")
             self.leader = True
             log.info("relay: this process sends the outbox")
-            self._wake_outbox.set()
-            self._wake_webhooks.set()
-            loops = [self._listen(lconn), self._loop(self._wake_outbox, self.relay_once),
-                     self._loop(self._wake_webhooks, self.webhooks.deliver_due)]
+            self._wake_all()
+            loops = [self._listen(lconn),
+                     self._loop(self._wakes["kafka"], lambda: self.relay_once("kafka")),
+                     self._loop(self._wakes["mqtt"], lambda: self.relay_once("mqtt")),
+                     self._loop(self._wakes["webhooks"], self.webhooks.deliver_due)]
             tasks = [asyncio.create_task(c) for c in loops]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -102,8 +105,11 @@ class Relay:
 
     async def _listen(self, lconn: psycopg.AsyncConnection[Any]) -> None:
         async for _ in lconn.notifies():
-            self._wake_outbox.set()
-            self._wake_webhooks.set()
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        for wake in self._wakes.values():
+            wake.set()
 
     async def _loop(self, wake: asyncio.Event,
                     work: Callable[[], Coroutine[Any, Any, bool]]) -> None:
@@ -121,20 +127,20 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 
-    async def relay_once(self) -> bool:
-        """Send one batch of due rows; True when the batch was full (more may wait)."""
+    async def relay_once(self, channel: str) -> bool:
+        """Send one batch of the channel's due rows; True when the batch was full (more
+        may wait). Kafka and MQTT run apart: an outage of one holds up only its rows."""
         s = self.settings
         async with self.pool.connection() as conn:
-            rows = await q.due_rows(conn, s.outbox_batch)
+            rows = await q.due_rows(conn, channel, s.outbox_batch)
         if not rows:
             return False
-        kafka = [r for r in rows if r["channel"] == "kafka"]
-        mqtt = [r for r in rows if r["channel"] == "mqtt"]
-        errors: dict[int, str | None] = {}
-        if kafka:
-            errors |= await asyncio.to_thread(self.kafka.send, kafka)
-        if mqtt:
-            errors |= await asyncio.to_thread(self.mqtt.send, mqtt)
+        if channel == "kafka" and time.monotonic() > self._purge_at:
+            self._purge_at = time.monotonic() + PURGE_EVERY_S
+            async with self.pool.connection() as conn:
+                await q.purge_sent(conn, s.outbox_keep_sent_s)
+        sender = self.kafka if channel == "kafka" else self.mqtt
+        errors = await asyncio.to_thread(sender.send, rows)
         sent, failed = settle(rows, errors, s.outbox_backoff_s, s.outbox_backoff_max_s)
         async with self.pool.connection() as conn, conn.transaction():
             await q.mark_sent(conn, sent, datetime.now(UTC))

@@ -23,13 +23,18 @@ Rows = list[dict[str, Any]]
 
 class KafkaSender:
     def __init__(self, settings: Settings) -> None:
-        self.timeout_s = settings.outbox_send_timeout_s
+        self.timeout_s = settings.outbox_kafka_timeout_s
+        # Through a broker outage shorter than the timeout the producer retries the same
+        # records (idempotent: no duplicates) and the relay waits; past it the rows are
+        # failed, retried later with back-off, and may then reach the topic twice (same
+        # event_id: consumers drop the repeat).
         self._producer = Producer({
             "bootstrap.servers": settings.resolved_kafka_bootstrap,
             "enable.idempotence": True,  # in order per partition, no duplicates on retry
             "acks": "all",
             "linger.ms": 1,
             "message.timeout.ms": int(self.timeout_s * 1000),
+            "request.timeout.ms": 60_000,
             "reconnect.backoff.max.ms": 2000,
         })
 
@@ -62,7 +67,7 @@ class KafkaSender:
 
 class MqttSender:
     def __init__(self, settings: Settings) -> None:
-        self.timeout_s = settings.outbox_send_timeout_s
+        self.timeout_s = settings.outbox_mqtt_timeout_s
         url = urlparse(settings.resolved_mqtt_url)
         self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                                    client_id=f"fieldflow-relay-{os.getpid()}")

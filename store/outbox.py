@@ -61,18 +61,20 @@ async def insert_audit(  # noqa: PLR0917
 # --- the relay (after the commit) -------------------------------------------------------
 
 
-async def due_rows(conn: Conn, limit: int) -> list[dict[str, Any]]:
-    """Pending rows that may be sent now, in id order: due, and with no earlier pending
-    row of the same (destination, key) still waiting for its retry (order per key)."""
+async def due_rows(conn: Conn, channel: str, limit: int) -> list[dict[str, Any]]:
+    """Pending rows of ``channel`` that may be sent now, in id order: due, and with no
+    earlier pending row of the same (destination, key) waiting for its retry (order per
+    key)."""
     return await _rows(
         conn,
         "SELECT o.id, o.event_id, o.channel, o.destination, o.key, o.payload, o.attempts"
-        " FROM outbox o WHERE o.sent_at IS NULL AND o.next_attempt_at <= now()"
+        " FROM outbox o WHERE o.sent_at IS NULL AND o.channel = %s"
+        " AND o.next_attempt_at <= now()"
         " AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.sent_at IS NULL"
         "   AND b.destination = o.destination AND b.key = o.key AND b.id < o.id"
         "   AND b.next_attempt_at > now())"
         " ORDER BY o.id LIMIT %s",
-        (limit,),
+        (channel, limit),
     )
 
 
@@ -92,16 +94,27 @@ async def mark_failed(conn: Conn, failures: dict[int, tuple[str, float]]) -> Non
 
 
 async def next_due_in_s(conn: Conn) -> float | None:
-    """Seconds until the earliest pending row (outbox or webhook) is due; None if none."""
+    """Seconds until the next retry of a pending row (outbox or webhook) falls due;
+    None if none waits for one (rows due now were just tried, or are held back behind a
+    row of their key that waits)."""
     found = await _rows(
         conn,
         "SELECT extract(epoch FROM least("
-        " (SELECT min(next_attempt_at) FROM outbox WHERE sent_at IS NULL),"
-        " (SELECT min(next_attempt_at) FROM webhook_deliveries WHERE state = 'pending'))"
+        " (SELECT min(next_attempt_at) FROM outbox"
+        "   WHERE sent_at IS NULL AND next_attempt_at > now()),"
+        " (SELECT min(next_attempt_at) FROM webhook_deliveries"
+        "   WHERE state = 'pending' AND next_attempt_at > now()))"
         " - now()) AS s",
     )
     s = found[0]["s"] if found else None
     return None if s is None else max(0.0, float(s))
+
+
+async def purge_sent(conn: Conn, keep_s: float) -> int:
+    """Drop rows sent more than ``keep_s`` ago (kept that long to look into)."""
+    cur = await conn.execute("DELETE FROM outbox WHERE sent_at < now() - make_interval("
+                             "secs => %s)", (keep_s,))
+    return cur.rowcount
 
 
 async def pending_count(conn: Conn) -> int:
