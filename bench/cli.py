@@ -10,6 +10,7 @@ BENCHES = {
     "streams": "MQTT -> ... -> PostgreSQL: readings/s per worker, p50/p99 to stored and to order",
     "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
     "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
+    "outbox": "work-order changes/s through the outbox: commit -> Kafka delay p50/p99",
 }
 
 

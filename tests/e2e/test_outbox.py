@@ -195,7 +195,9 @@ def test_a_rolled_back_preemption_sends_nothing(stack: Stack) -> None:
         phone.loop_stop()
         phone.disconnect()
     told = [(m.get("type"), m.get("work_order_id")) for m in inbox]
-    assert told == [("assignment", sentinel["id"])], told
+    # The P4's own assignment (before), the sentinel's (after): no withdrawal of the P4,
+    # no assignment of the P1.
+    assert told == [("assignment", p4["id"]), ("assignment", sentinel["id"])], told
     keys = {p4["id"], p1["id"], sentinel["id"]}
     msgs = stack.consume("events.workorders", until=lambda ms: any(
         m.key() == sentinel["id"].encode() and json.loads(m.value())["to_status"] == "assigned"
