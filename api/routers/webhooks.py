@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from uuid import UUID
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
