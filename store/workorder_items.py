@@ -11,6 +11,10 @@ from psycopg.rows import dict_row
 
 Conn = AsyncConnection[Any]
 
+# The listings' base queries (the API adds its WHERE, ORDER BY and paging).
+ORDERS = "SELECT * FROM work_orders"
+ORDER_EVENTS = "SELECT * FROM work_order_events"
+
 
 async def parts_used(conn: Conn, work_order_id: str) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:

@@ -17,6 +17,7 @@ from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
 from services.transitions import transition_order
 from services.workorders import NewOrder, create_order, update_order
+from store.workorder_items import ORDER_EVENTS, ORDERS
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -190,7 +191,7 @@ async def list_orders(  # noqa: PLR0917
         where.add("status NOT IN ('completed', 'signed_off', 'closed', 'cancelled')")
     scope_orders(p, where)
     return await fetch_page(
-        conn, "SELECT * FROM work_orders", where, "created_at DESC, id", page
+        conn, ORDERS, where, "created_at DESC, id", page
     )
 
 
@@ -293,4 +294,4 @@ async def list_events(
 ) -> dict[str, Any]:
     await order_for(conn, p, work_order_id)
     where = Where().eq("work_order_id", work_order_id)
-    return await fetch_page(conn, "SELECT * FROM work_order_events", where, "id", page)
+    return await fetch_page(conn, ORDER_EVENTS, where, "id", page)
