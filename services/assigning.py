@@ -6,6 +6,7 @@ together or not at all (``Changed`` rolls every one of them back)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -14,9 +15,10 @@ from pydantic import BaseModel
 from dispatch.assign import missing_parts
 from models.workorder import Priority, Status
 from services.order_events import Conflict, get_order
-from services.picture import fetch_rows, store_route
+from services.picture import store_route
 from services.publisher import Audit, Publisher
 from services.transitions import transition_order
+from store.sql import fetch_all as fetch_rows
 
 PREEMPTABLE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
 
@@ -116,7 +118,7 @@ async def assign_if_unchanged(
                 work_order_id=preempts,
                 reason=f"pre-empted by {snapshot['priority']} order {oid}"))
         if audit is not None:
-            await publisher.audit(Audit(audit.actor, audit.action, audit.entity, oid, {
+            await publisher.audit(replace(audit, entity_id=oid, details={
                 **audit.details, "engineer_id": engineer_id, "preempted": preempts}))
     return row
 

@@ -34,13 +34,13 @@ from services.order_events import Conflict, get_order
 from services.picture import (
     DAY_MS,
     Picture,
-    fetch_rows,
     load_picture,
     order_rows,
     rejected_by,
     visit_of,
 )
 from services.publisher import Audit, Publisher
+from store.sql import fetch_all as fetch_rows
 
 __all__ = ["Changed", "NoEngineer", "NoSite", "Withdrawn", "assign_best", "assign_by_hand",
            "assign_candidate", "assign_if_unchanged", "auto_assign", "candidates_for",

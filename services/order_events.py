@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from models.messages import WorkOrderEvent
 from models.workorder import DomainError
 from services.publisher import Audit, Publisher
+from store.sql import fetch_one
 
 TOPIC = "events.workorders"
 _SELECT = "SELECT * FROM work_orders WHERE id = %s"
@@ -25,14 +25,6 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
-
-
-async def fetch_one(
-    conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]
-) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
 
 
 async def get_order(

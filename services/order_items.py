@@ -9,8 +9,8 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from services.publisher import Audit, Publisher
+from store.orders import insert_tracking_token
 from store.tokens import hash_token, new_token
-from store.workorder_items import insert_tracking_token
 
 
 async def issue_tracking_token(work_order_id: str, expires_at: datetime, *,

@@ -18,10 +18,12 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from models.codec import encode
 from services.publisher import Audit
 from services.webhooks import event_type
+from store import audit
 from store import outbox as q
 
 
@@ -68,5 +70,5 @@ class Outbox:
 
     async def audit(self, entry: Audit) -> None:
         self._in_transaction(f"audit of {entry.action} {entry.entity} {entry.entity_id}")
-        await q.insert_audit(self.conn, entry.actor, entry.action, entry.entity,
-                             entry.entity_id, entry.details)
+        await audit.record(self.conn, entry, entry.action, entry.entity, entry.entity_id,
+                           to_jsonable_python(entry.details))

@@ -30,7 +30,6 @@ from services.dispatching import Changed, assign_if_unchanged, window_missed
 from services.order_events import Conflict, NotFound
 from services.picture import (
     DAY_MS,
-    fetch_rows,
     load_depots,
     load_engineers,
     order_rows,
@@ -40,6 +39,7 @@ from services.picture import (
     visit_of,
 )
 from services.publisher import Audit, Publisher
+from store.sql import fetch_all as fetch_rows
 
 PLANNABLE = frozenset({Status.NEW, Status.ASSIGNED})
 MAX_PLAN_ORDERS = 300

@@ -23,6 +23,7 @@ class Audit:
     entity: str
     entity_id: str
     details: dict[str, Any] = field(default_factory=dict)
+    role: str = "system"
 
 
 class Publisher(Protocol):

@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from services.order_events import fetch_one
+from store.sql import fetch_one
 
 DEFAULT_TIER = "silver"
 DEFAULT_RESPONSE_MINUTES = 240

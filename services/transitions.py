@@ -17,10 +17,11 @@ from pydantic import BaseModel
 
 from models.timeutil import now_ms, to_datetime
 from models.workorder import Status, transition
-from services.order_events import Conflict, fetch_one, get_order, record_event
+from services.order_events import Conflict, get_order, record_event
 from services.parts import collect_pickup
 from services.picture import store_route
 from services.publisher import Audit, Publisher
+from store.sql import fetch_one
 
 # The timestamp column each status stamps on the order.
 _STAMP = {

@@ -9,7 +9,7 @@ writes are idempotent where a message may be redelivered: creation by
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,10 @@ from psycopg.types.json import Jsonb
 
 from models.timeutil import now_ms, to_datetime
 from models.workorder import DomainError, Priority, Status
-from services.order_events import Conflict, NotFound, fetch_one, get_order, record_event
+from services.order_events import Conflict, NotFound, get_order, record_event
 from services.publisher import Audit, Publisher
 from services.sla import sla_due_ms
+from store.sql import fetch_one
 
 __all__ = ["Conflict", "InvalidChange", "NewOrder", "NotFound", "create_order", "get_order",
            "update_order"]
@@ -114,8 +115,7 @@ async def create_order(
             details={"priority": row["priority"], "site_id": row["site_id"],
                      "asset_id": row["asset_id"], "title": row["title"]},
             stored_details={},
-            audit=None if audit is None else Audit(audit.actor, audit.action, audit.entity,
-                                                   row["id"], audit.details))
+            audit=None if audit is None else replace(audit, entity_id=row["id"]))
     return row, True
 
 

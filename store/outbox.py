@@ -48,16 +48,6 @@ async def enqueue_webhooks(
     )
 
 
-async def insert_audit(  # noqa: PLR0917
-    conn: Conn, actor: str, action: str, entity: str, entity_id: str, details: dict[str, Any]
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (actor, action, entity, entity_id, details)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (actor, action, entity, entity_id, Jsonb(details)),
-    )
-
-
 # --- the relay (after the commit) -------------------------------------------------------
 
 

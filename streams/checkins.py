@@ -20,6 +20,7 @@ from services.transitions import transition_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
+from store.sql import fetch_all
 from streams import etas
 from streams.app import app
 from streams.clock import clock
@@ -68,7 +69,7 @@ async def restore_presence() -> None:
     fix, so one who never reports again is marked offline after the timeout."""
     pool = await db_pool()
     async with pool.connection() as conn:
-        online = await q.rows(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
+        online = await fetch_all(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
                                     " WHERE status = 'online' AND last_seen IS NOT NULL")
     for row in online:
         presence.set_timeout(row["id"], float(row["offline_timeout_s"]))

@@ -19,7 +19,7 @@ from services.order_items import issue_tracking_token
 from services.parts import use_part
 from services.transitions import checklist_complete, rate_order
 from services.transitions import sign_off as sign_off_order
-from store.workorder_items import latest_eta, parts_used
+from store.orders import latest_eta, parts_used
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 

@@ -8,16 +8,16 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from api.access import order_for, scope_orders
+from api.access import order_for, order_scope
 from api.auth import Principal, Reader, Requester, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit_of
-from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
+from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Name, Skill, Text
 from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
 from services.transitions import transition_order
 from services.workorders import NewOrder, create_order, update_order
-from store.workorder_items import ORDER_EVENTS, ORDERS
+from store.orders import page_events, page_orders
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -177,22 +177,10 @@ async def list_orders(  # noqa: PLR0917
     asset_id: Ident | None = None,
 ) -> dict[str, Any]:
     """Filter by status, priority, engineer, site, customer, asset and created time."""
-    where = (
-        Where()
-        .eq("status", status)
-        .eq("priority", priority)
-        .eq("engineer_id", engineer_id)
-        .eq("site_id", site_id)
-        .eq("customer_id", customer_id)
-        .eq("asset_id", asset_id)
-        .within("created_at", rng)
-    )
-    if open_only:
-        where.add("status NOT IN ('completed', 'signed_off', 'closed', 'cancelled')")
-    scope_orders(p, where)
-    return await fetch_page(
-        conn, ORDERS, where, "created_at DESC, id", page
-    )
+    return await page_orders(
+        conn, page, rng, scope=order_scope(p), status=status, open_only=open_only,
+        priority=priority, engineer_id=engineer_id, site_id=site_id, customer_id=customer_id,
+        asset_id=asset_id)
 
 
 def _check_requester(p: Principal, body: WorkOrderIn) -> WorkOrderIn:
@@ -293,5 +281,4 @@ async def list_events(
     work_order_id: str, conn: ConnDep, p: Reader, page: PagingDep
 ) -> dict[str, Any]:
     await order_for(conn, p, work_order_id)
-    where = Where().eq("work_order_id", work_order_id)
-    return await fetch_page(conn, ORDER_EVENTS, where, "id", page)
+    return await page_events(conn, page, work_order_id)
