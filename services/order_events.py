@@ -11,6 +11,7 @@ from psycopg.types.json import Jsonb
 
 from models.messages import WorkOrderEvent
 from models.workorder import DomainError
+from services.outbox import Outbox, OutsideTransaction
 from services.publisher import Audit, Publisher
 from store.sql import fetch_one
 
@@ -54,7 +55,11 @@ async def record_event(
 ) -> None:
     """Store the event row, queue its ``events.workorders`` event and the audit row.
 
-    ``stored_details`` (default ``details``) is what the history row keeps."""
+    ``stored_details`` (default ``details``) is what the history row keeps. An outbox
+    bound to another connection than ``conn`` is refused: its rows would not be part of
+    this transaction (one unit of work is one connection and its outbox)."""
+    if isinstance(publisher, Outbox) and publisher.conn is not conn:
+        raise OutsideTransaction("the outbox is bound to another connection than the change")
     await conn.execute(
         "INSERT INTO work_order_events (work_order_id, from_status, to_status, ts, actor,"
         " reason, details, event_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",

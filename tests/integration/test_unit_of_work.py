@@ -306,3 +306,23 @@ def test_a_side_effect_outside_a_transaction_is_refused(database_url: str) -> No
                     lat=None, lon=None, sla_due=None))
 
     asyncio.run(run())
+
+
+def test_an_outbox_of_another_connection_is_refused_and_nothing_changes(
+    database_url: str,
+) -> None:
+    async def run() -> None:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c, \
+                await psycopg.AsyncConnection.connect(database_url, autocommit=True) as other:
+            from services.outbox import OutsideTransaction
+
+            await seed(c)
+            row, _ = await create_order(_new(), conn=c, publisher=Outbox(c), actor="t")
+            before = await snapshot(c)
+            with pytest.raises(OutsideTransaction):
+                await transition_order(row["id"], Status.ASSIGNED, conn=c,
+                                       publisher=Outbox(other), actor="t",
+                                       engineer_id="uow-e1")
+            assert await snapshot(c) == before
+
+    asyncio.run(run())
