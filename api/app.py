@@ -10,16 +10,24 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.httpingest import HttpIngest
+from api.inbox import InboxHub
 from api.live import Hub
+from api.records import RecordProducer
 from api.relay import Relay
 from api.routers import (
     alerts,
     asset_models,
     assets,
+    attachments,
     customers,
     depots,
     dispatch,
+    engineer_app,
     engineers,
+    enrolment,
+    ingest,
+    jobs,
     kpis,
     live,
     pages,
@@ -32,6 +40,7 @@ from api.routers import (
 )
 from api.routers.pages import STATIC
 from stack.settings import Settings, get_settings
+from store.blobs import open_blobs
 from store.db import open_pool
 
 ROUTERS = (
@@ -40,17 +49,22 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    enrolment,
     parts,
     depots,
     work_orders,
     work_order_items,
+    attachments,
     dispatch,
     alerts,
     kpis,
     users,
     webhooks,
     live,
+    ingest,
     pages,
+    jobs,
+    engineer_app,
 )
 
 
@@ -62,15 +76,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
+        app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
+        app.state.inbox = InboxHub(s)
+        app.state.inbox.start()
         app.state.relay = Relay(s, app.state.pool)  # outbox + webhooks; one leader
         app.state.relay.start()
         try:
             yield
         finally:
             await app.state.relay.stop()
+            app.state.inbox.stop()
             app.state.hub.stop()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(

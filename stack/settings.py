@@ -95,6 +95,25 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
+    public_url: str | None = Field(
+        default=None, description="the API's address as phones reach it (enrolment links);"
+        " default: the address the dispatcher's request came to")
+    enrolment_valid_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400,
+                                     description="how long an enrolment link works")
+    app_token_days: int = Field(default=90, ge=1, le=3650,
+                                description="lifetime of the token an enrolment gives a phone")
+    http_ingest_max_batch: int = Field(default=1000, ge=1, description="positions per POST")
+
+    # Attachments: a directory under home by default, an S3-compatible store when s3_bucket
+    # is set (credentials from s3_access_key/s3_secret_key, else boto3's usual chain).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    attachments_dir: Path | None = Field(default=None, description="default: $home/attachments")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_prefix: str = "attachments/"
 
     # Outbox relay (api/relay.py): sends committed outbox rows after the commit
     outbox_poll_s: float = Field(default=2.0, gt=0, description="backstop to LISTEN/NOTIFY")
@@ -131,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def resolved_fault_model_path(self) -> Path:
         return self.fault_model_path or (self.home_dir / "models" / "fault_fd001.joblib")
+
+    @property
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or (self.home_dir / "attachments")
 
     @property
     def resolved_database_url(self) -> str:

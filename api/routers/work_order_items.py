@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.access import order_for
 from api.auth import Reader, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit_of
-from api.routers.work_orders import WorkOrderOut
+from api.routers.work_orders import MAX_TS_FUTURE_MS, MAX_TS_PAST_MS, WorkOrderOut
 from api.schemas import Body, Ident, Name, Text
+from models.timeutil import now_ms, parse_ts_ms
 from services.checklists import checklist, save_answers
 from services.order_events import Conflict
 from services.order_items import issue_tracking_token
@@ -35,7 +36,7 @@ class ChecklistIn(Body):
     answers: dict[Ident, Any] = Field(
         max_length=100,
         description="item id -> value: bool (checkbox), number (within min/max), or"
-        " {ref, taken_at, lat, lon} (photo, signature)",
+        " an attachment id of this order and kind (photo, signature)",
     )
 
 
@@ -43,6 +44,20 @@ class PartUseIn(Body):
     part_id: Ident
     qty: int = Field(default=1, ge=1, le=10_000)
     engineer_id: Ident | None = Field(default=None, description="default: the order's engineer")
+    ts: int | str | None = Field(
+        default=None, description="when it was used, on the phone (epoch ms or ISO-8601; "
+        "default: now). A repeat with the same part, qty and ts (an offline outbox "
+        "replaying) returns the first use instead of taking the parts again.")
+
+    @field_validator("ts")
+    @classmethod
+    def _event_time(cls, value: int | str | None) -> int | None:
+        if value is None:
+            return None
+        ts = parse_ts_ms(value)
+        if not now_ms() - MAX_TS_PAST_MS <= ts <= now_ms() + MAX_TS_FUTURE_MS:
+            raise ValueError("ts must be within 7 days before and 1 day after now")
+        return ts
 
 
 class PartUseOut(BaseModel):
@@ -141,7 +156,7 @@ async def use_parts(
         raise HTTPException(403, "an engineer uses parts from their own van only")
     return await use_part(
         order, body.part_id, body.qty, conn=conn, publisher=publisher,
-        engineer_id=body.engineer_id,
+        engineer_id=body.engineer_id, ts_ms=body.ts if isinstance(body.ts, int) else None,
         audit=audit_of(p, "use_part", "work_order", work_order_id, body.model_dump()))
 
 
