@@ -185,9 +185,12 @@ def test_a_rolled_back_preemption_sends_nothing(stack: Stack) -> None:
     with stack.api() as api:  # nothing changed
         assert ok(api.get(f"/api/v1/work-orders/{p4['id']}"))["status"] == "assigned"
         assert ok(api.get(f"/api/v1/work-orders/{p1['id']}"))["engineer_id"] is None
-        # A sentinel: an assignment by hand after the rollback, sent after it by the relay.
+        # Sentinels after the rollback, on the same keys: the relay keeps order per key, so
+        # anything the rolled-back change had sent would arrive before them.
         sentinel = make_order(api, w, required_skills=[skill])
-        ok(assign(api, sentinel["id"], {"engineer_id": eng}))
+        ok(assign(api, sentinel["id"], {"engineer_id": eng}))  # the same phone
+        ok(move(api, p4["id"], "accepted"))  # the P4's key on events.workorders
+        ok(api.patch(f"/api/v1/work-orders/{p1['id']}", json={"title": "P1, later"}))
     try:
         wait_until(lambda: any(m.get("work_order_id") == sentinel["id"] for m in inbox),
                    timeout_s=30)
@@ -199,13 +202,20 @@ def test_a_rolled_back_preemption_sends_nothing(stack: Stack) -> None:
     # no assignment of the P1.
     assert told == [("assignment", p4["id"]), ("assignment", sentinel["id"])], told
     keys = {p4["id"], p1["id"], sentinel["id"]}
-    msgs = stack.consume("events.workorders", until=lambda ms: any(
-        m.key() == sentinel["id"].encode() and json.loads(m.value())["to_status"] == "assigned"
-        for m in ms), timeout_s=60)
-    moves = [(json.loads(m.value())["work_order_id"], json.loads(m.value())["to_status"])
-             for m in msgs if m.key() and m.key().decode() in keys]
+
+    def moves_of(msgs: list[Any]) -> list[tuple[str, str, str]]:
+        return [(v["work_order_id"], v["to_status"], v["reason"]) for v in
+                (json.loads(m.value()) for m in msgs if m.key() and m.key().decode() in keys)]
+
+    def sentinels_in(msgs: list[Any]) -> bool:
+        seen = {(o, s) for o, s, _ in moves_of(msgs)}
+        return {(p4["id"], "accepted"), (sentinel["id"], "assigned")} <= seen and any(
+            o == p1["id"] and r == "changed title" for o, _, r in moves_of(msgs))
+
+    moves = [(o, s) for o, s, _ in moves_of(stack.consume("events.workorders",
+                                                          until=sentinels_in, timeout_s=60))]
     assert (p4["id"], "rejected") not in moves and (p1["id"], "assigned") not in moves
-    assert (p4["id"], "assigned") in moves and (sentinel["id"], "assigned") in moves
+    assert moves.index((p4["id"], "assigned")) < moves.index((p4["id"], "accepted"))
 
 
 def _due_minutes(stack: Stack, order_id: str) -> float:
