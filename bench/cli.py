@@ -10,6 +10,7 @@ BENCHES = {
     "http-ingest": "POST /api/v1/positions (batched) -> PostgreSQL: positions/s, p99, loss",
     "streams": "MQTT -> ... -> PostgreSQL: readings/s per worker, p50/p99 to stored and to order",
     "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
+    "store": "readings on TimescaleDB vs plain PostgreSQL: MB per million, 30-day query ms",
     "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
     "outbox": "work-order changes/s through the outbox: commit -> Kafka delay p50/p99",
 }

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     mqtt_port: int = 11883
     api_port: int = 8000
 
+    # TimescaleDB (stack/timescale.py): preload it in the embedded PostgreSQL when it is
+    # installed there (auto), never (off), or refuse to start without it (on).
+    timescaledb: str = Field(default="auto", pattern="^(auto|on|off)$")
+    # Retention of raw telemetry on TimescaleDB (drop_chunks policies; plain PostgreSQL
+    # keeps everything). The continuous aggregates keep their buckets.
+    positions_retention_days: int = Field(default=180, ge=1)
+    readings_retention_days: int = Field(default=365, ge=1)
+    geofence_retention_days: int = Field(default=730, ge=1)
+
     # Kafka
     partitions: int = Field(default=4, ge=1, le=256)
     topic_partitions: dict[str, int] = Field(default_factory=dict)
