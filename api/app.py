@@ -20,8 +20,8 @@ from api.middleware import (
     inline_script_hashes,
     tile_source,
 )
-from api.publisher import ApiPublisher
 from api.records import RecordProducer
+from api.relay import Relay
 from api.routers import (
     alerts,
     asset_models,
@@ -50,7 +50,6 @@ from api.routers import (
 )
 from api.routers.pages import STATIC
 from api.throttle import FailureThrottle
-from api.webhooks import WebhookDispatcher
 from stack.logs import setup_logging
 from stack.settings import Settings, get_settings
 from store.blobs import open_blobs
@@ -94,7 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.egress_allowed = networks(s.webhook_allowed_networks)
         app.state.auth_throttle = FailureThrottle(s.auth_failures_per_s, s.auth_failures_burst)
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
-        app.state.publisher = ApiPublisher(s)
         app.state.records = RecordProducer(s)
         app.state.http_ingest = HttpIngest(s, app.state.records)
         app.state.blobs = open_blobs(s)
@@ -102,15 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub.start()
         app.state.inbox = InboxHub(s)
         app.state.inbox.start()
-        app.state.webhooks = WebhookDispatcher(s, app.state.pool)
-        app.state.webhooks.start()
+        app.state.relay = Relay(s, app.state.pool)  # outbox + webhooks; one leader
+        app.state.relay.start()
         try:
             yield
         finally:
-            await app.state.webhooks.stop()
+            await app.state.relay.stop()
             app.state.inbox.stop()
             app.state.hub.stop()
-            app.state.publisher.close()
             app.state.records.close()
             await app.state.pool.close()
 

@@ -190,6 +190,17 @@ class Settings(BaseSettings):
     s3_secret_key: str | None = None
     s3_prefix: str = "attachments/"
 
+    # Outbox relay (api/relay.py): sends committed outbox rows after the commit
+    outbox_poll_s: float = Field(default=2.0, gt=0, description="backstop to LISTEN/NOTIFY")
+    outbox_batch: int = Field(default=500, ge=1, le=10_000)
+    outbox_backoff_s: float = Field(default=0.5, gt=0, description="doubles per failed try")
+    outbox_backoff_max_s: float = Field(default=30.0, gt=0)
+    outbox_keep_sent_s: float = Field(default=86_400.0, ge=0, description="then purged")
+    outbox_mqtt_timeout_s: float = Field(default=5.0, gt=0, description="PUBACK wait")
+    outbox_kafka_timeout_s: float = Field(
+        default=120.0, gt=0, description="how long the idempotent producer keeps retrying a"
+        " batch (no duplicates) before the relay counts it failed and backs off")
+
     # Supervisor
     start_timeout_s: float = 60.0
     log_level: str = "INFO"

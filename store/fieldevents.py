@@ -215,10 +215,3 @@ async def open_order_for(conn: Conn, asset_id: str, fault_type: str) -> str | No
         (asset_id, fault_type),
     )
     return found[0]["id"] if found else None
-
-
-async def sla_minutes(conn: Conn, tier: str | None) -> int:
-    found = await fetch_all(
-        conn, "SELECT response_minutes FROM sla_policies WHERE tier = %s", (tier or "silver",)
-    )
-    return int(found[0]["response_minutes"]) if found else 240

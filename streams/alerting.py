@@ -13,13 +13,14 @@ import time
 from typing import Any
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
+from services.outbox import Outbox
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
 from streams.alerts import AlertProcessor, BadRule, RuleBook
 from streams.app import app
 from streams.clock import clock
-from streams.context import db_pool, publisher
+from streams.context import db_pool
 from streams.timers import keep_running
 
 log = logging.getLogger("fieldflow.streams.alerting")
@@ -65,10 +66,11 @@ async def refresh_registry(force: bool = False) -> None:
 
 async def apply_alert(ev: AlertEvent) -> None:
     pool = await db_pool()
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         opened = await q.store_alert(conn, ev)
+        if ev.state != AlertState.OPENED or opened:  # the event commits with the alert
+            await Outbox(conn).event("events.alerts", ev.device_id, ev)
     if ev.state != AlertState.OPENED or opened:
-        await (await publisher()).event("events.alerts", ev.device_id, ev)
         log.info("alert %s %s/%s (%s)", ev.state.value, ev.device_id, ev.fault_type, ev.message)
 
 

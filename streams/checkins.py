@@ -15,7 +15,8 @@ import time
 
 from models.messages import GeofenceEvent, GeofenceKind, Position
 from models.workorder import IllegalTransition, Status
-from services.workorders import transition_order
+from services.outbox import Outbox
+from services.transitions import transition_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
@@ -23,7 +24,7 @@ from store.sql import fetch_all
 from streams import etas
 from streams.app import app
 from streams.clock import clock
-from streams.context import db_pool, publisher
+from streams.context import db_pool
 from streams.fences import Fence, FenceIndex
 from streams.geofence import GeofenceConfig, GeofenceProcessor
 from streams.presence import OfflineTracker, PresenceChange
@@ -78,8 +79,8 @@ async def restore_presence() -> None:
 async def handle_geofence(ev: GeofenceEvent) -> None:
     """Attach the order, move it, store and publish the event (idempotent)."""
     pool = await db_pool()
-    pub = await publisher()
     async with pool.connection() as conn:
+        outbox = Outbox(conn)
         order_id = None  # a pass-through (drive-through) touches no order
         if ev.kind == GeofenceKind.ENTER:
             order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, ("en_route",))
@@ -87,7 +88,7 @@ async def handle_geofence(ev: GeofenceEvent) -> None:
                 try:
                     # transition_order records the SLA breach when the arrival is late.
                     row = await transition_order(
-                        order_id, Status.ON_SITE, conn=conn, publisher=pub, actor="geofence",
+                        order_id, Status.ON_SITE, conn=conn, publisher=outbox, actor="geofence",
                         reason=f"checked in at {ev.site_id} (dwell {ev.dwell_s or 0:.0f}s)",
                         ts_ms=ev.ts, event_key=f"checkin:{ev.engineer_id}:{ev.site_id}:{ev.ts}")
                     # The trip from where the order went en route ends here: learn from it.
@@ -103,8 +104,11 @@ async def handle_geofence(ev: GeofenceEvent) -> None:
             if order_id:
                 await q.set_checkout(conn, order_id, ev.ts)
         ev = ev.model_copy(update={"work_order_id": order_id})
-        if await q.insert_geofence_event(conn, ev):
-            await pub.event("events.geofence", ev.engineer_id, ev)
+        async with conn.transaction():  # the event commits with its row
+            stored = await q.insert_geofence_event(conn, ev)
+            if stored:
+                await outbox.event("events.geofence", ev.engineer_id, ev)
+        if stored:
             log.info("%s %s site %s (order %s)", ev.engineer_id, ev.kind.value, ev.site_id,
                      order_id or "-")
 

@@ -1,4 +1,4 @@
-"""Per-worker resources the agents share (a database pool, a publisher), opened lazily."""
+"""Per-worker resources the agents share (a database pool, the ETA publisher), opened lazily."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ async def db_pool() -> AsyncConnectionPool:
 async def publisher() -> StreamPublisher:
     global _publisher
     if _publisher is None:
-        _publisher = StreamPublisher(get_settings())
+        _publisher = StreamPublisher()
     return _publisher
 
 
