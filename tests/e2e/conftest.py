@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from stack.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+DISPATCHER_EMAIL = "dispatch@fieldflow.test"  # the dispatcher on duty of the session stack
 
 
 class Stack:
@@ -37,6 +38,8 @@ class Stack:
         self.database_url: str = status["database_url"]
         host, port = status["mqtt_url"].removeprefix("mqtt://").split(":")
         self.mqtt_host, self.mqtt_port = host, int(port)
+        # Where the stack sends email (tests/e2e/test_notifications.py serves SMTP there).
+        self.smtp_port = int(env.get("FIELDFLOW_SMTP_PORT", "0"))
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -133,7 +136,10 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
 def stack() -> Iterator[Stack]:
     home = stack_home()
     # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
+    # Email to a dispatcher on duty goes to a port a test serves SMTP on when it needs to.
+    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
+                    FIELDFLOW_SMTP_HOST="127.0.0.1", FIELDFLOW_SMTP_PORT=str(free_port()),
+                    FIELDFLOW_NOTIFY_DISPATCHER_EMAILS=json.dumps([DISPATCHER_EMAIL]))
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,
