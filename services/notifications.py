@@ -69,7 +69,9 @@ def _message(kind: str, data: dict[str, Any], link: str, api: str) -> tuple[str,
     else:
         oid = str(data["work_order_id"])
         subject = f"[FieldFlow] Escalation: work order {oid}"
+        before = data.get("details", {}).get("previous_engineer") or "unknown"
         lines = [f"Work order {oid} was escalated: {data.get('reason')}.",
+                 f"Was assigned to: {before}",
                  f"Now assigned to: {data.get('engineer_id') or 'nobody yet'}"]
     lines += ["", f"Open the order: {link}", f"API: {api}/api/v1/work-orders/{oid}"]
     return oid, subject, "\n".join(lines) + "\n"

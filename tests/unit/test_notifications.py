@@ -22,7 +22,8 @@ def _sla(state: str = "opened") -> dict[str, Any]:
 
 def _escalation() -> dict[str, Any]:
     return {"work_order_id": "WO-2", "from_status": "assigned", "to_status": "assigned",
-            "reason": "escalated: not accepted within 900s", "engineer_id": "eng-9"}
+            "reason": "escalated: not accepted within 900s", "engineer_id": "eng-9",
+            "details": {"previous_engineer": "eng-3"}}
 
 
 def test_an_sla_risk_opened_emails_every_dispatcher_with_the_order_link() -> None:
@@ -44,7 +45,8 @@ def test_an_escalation_emails_with_the_reason_and_the_new_engineer() -> None:
     assert n.kind == "escalation"
     assert n.link == "https://ff.example/?order=WO-2"
     assert "not accepted within 900s" in n.body
-    assert "eng-9" in n.body
+    assert "Now assigned to: eng-9" in n.body
+    assert "Was assigned to: eng-3" in n.body
 
 
 def test_updates_clears_and_other_events_notify_nobody() -> None:
