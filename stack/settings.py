@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import Field, field_validator
@@ -28,6 +29,9 @@ TOPICS = (
 MQTT_BROKER_PACKET_FACTOR = 16
 
 DEFAULT_ACCEPT_WITHIN_S: dict[str, int] = {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600}
+
+
+NotifyKind = Literal["sla_risk", "escalation"]
 
 
 class Settings(BaseSettings):
@@ -178,6 +182,24 @@ class Settings(BaseSettings):
     app_token_days: int = Field(default=90, ge=1, le=3650,
                                 description="lifetime of the token an enrolment gives a phone")
     http_ingest_max_batch: int = Field(default=1000, ge=1, description="positions per POST")
+
+    # Notifications to people (services/notifications.py, sent by api/mailer.py over SMTP)
+    notify_dispatcher_emails: list[str] = Field(
+        default_factory=list, description="the dispatchers on duty, as a JSON list")
+    notify_email_on: list[NotifyKind] = Field(
+        default_factory=lambda: list[NotifyKind](["sla_risk", "escalation"]),
+        description="which events email them: sla_risk, escalation")
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = Field(default=False, description="STARTTLS after connecting")
+    smtp_tls: bool = Field(default=False, description="implicit TLS (port 465)")
+    smtp_from: str = "fieldflow@localhost"
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_backoff_s: float = Field(default=2.0, gt=0, description="doubles per retry")
+    notify_backoff_max_s: float = Field(default=300.0, gt=0)
 
     # Attachments: a directory under home by default, an S3-compatible store when s3_bucket
     # is set (credentials from s3_access_key/s3_secret_key, else boto3's usual chain).

@@ -25,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from stack.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+DISPATCHER_EMAIL = "dispatch@fieldflow.test"  # the dispatcher on duty of the session stack
 
 
 class Stack:
@@ -45,6 +46,8 @@ class Stack:
         self.mqtt_login: tuple[str, str] | None = (
             (unquote(fleet.username), unquote(fleet.password or "")) if fleet.username else None
         )
+        # Where the stack sends email (tests/e2e/test_notifications.py serves SMTP there).
+        self.smtp_port = int(env.get("FIELDFLOW_SMTP_PORT", "0"))
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -147,9 +150,12 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
 def stack() -> Iterator[Stack]:
     home = stack_home()
     # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise).
+    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise);
+    # email to a dispatcher on duty goes to a port a test serves SMTP on when it needs to.
     env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
                     FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]',
+                    FIELDFLOW_SMTP_HOST="127.0.0.1", FIELDFLOW_SMTP_PORT=str(free_port()),
+                    FIELDFLOW_NOTIFY_DISPATCHER_EMAILS=json.dumps([DISPATCHER_EMAIL]),
                     # tests/e2e/test_hardening_scopes.py reaches the limit
                     FIELDFLOW_CUSTOMER_OPEN_REQUESTS_MAX="5",
                     # many tests try bad tokens on purpose from 127.0.0.1: a roomier
