@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse
 
-from api.auth import principal_from_pool
 from api.inbox import InboxHub
+from api.wsauth import accept, pump
 
 APP = Path(__file__).resolve().parent.parent / "static" / "app"
 router = APIRouter(tags=["app"])
@@ -62,53 +60,28 @@ async def app_static(name: str) -> FileResponse:
 
 
 @router.websocket("/ws/inbox")
-async def inbox(ws: WebSocket, token: str | None = None) -> None:
+async def inbox(ws: WebSocket) -> None:
     """The engineer's own inbox, live: what dispatch sends to their phone over MQTT
     (``{"type": "assignment", ...}``, ``{"type": "withdrawn", ...}``). First message
-    ``{"type": "hello", "engineer_id": ...}``. Query ``token`` (an engineer token).
-    Close codes: 4401 no/bad token, 4403 not an engineer."""
-    await ws.accept()
-    try:
-        principal = await principal_from_pool(ws, token or "")
-    except HTTPException:  # this address failed too many lookups lately
-        await ws.close(code=4429, reason="too many failed attempts; try again later")
-        return
-    if principal is None or principal.work_order_id:
-        await ws.close(code=4401, reason="missing or invalid token")
+    ``{"type": "hello", "engineer_id": ...}``. Token as for ``/ws/live`` (``api.wsauth``:
+    a header or the subprotocols ``fieldflow.v1`` + ``bearer.<token>``, never the URL).
+    Close codes: 4401 no/bad/revoked token (checked again every ``ws_recheck_s``), 4403
+    not an engineer, 4429 too many failed attempts from this address."""
+    token, principal = await accept(ws)
+    if principal is None:
         return
     if principal.role != "engineer" or not principal.engineer_id:
         await ws.close(code=4403, reason="the inbox is for engineers")
         return
     hub: InboxHub = ws.app.state.inbox
     client = hub.register(principal.engineer_id)
-    timeout = hub.settings.live_send_timeout_s
     try:
         await ws.send_text(json.dumps({"type": "hello", "engineer_id": principal.engineer_id}))
-        reader = asyncio.create_task(_until_closed(ws))
-        try:
-            while not reader.done():
-                getter = asyncio.create_task(client.queue.get())
-                await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    break
-                msg: dict[str, Any] = getter.result()
-                if client.skipped:
-                    msg = {**msg, "skipped": client.skipped}
-                    client.skipped = 0
-                await asyncio.wait_for(ws.send_text(json.dumps(msg)), timeout)
-        finally:
-            reader.cancel()
+        await pump(ws, client, token, recheck_s=hub.settings.ws_recheck_s,
+                   send_timeout_s=hub.settings.live_send_timeout_s, dumps=json.dumps)
     except (WebSocketDisconnect, TimeoutError, RuntimeError):
         pass
     finally:
         hub.unregister(client)
         with contextlib.suppress(Exception):
             await ws.close()
-
-
-async def _until_closed(ws: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        while True:
-            if (await ws.receive())["type"] == "websocket.disconnect":
-                return

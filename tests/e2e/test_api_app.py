@@ -8,17 +8,25 @@ import time
 
 import httpx
 import pytest
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.conftest import Stack
-from tests.e2e.test_api_live import close_code, receive_until
-from tests.e2e.test_api_world import make_order, make_world, move, ok
+from tests.e2e.test_api_live import _close_code, close_code, receive_until
+from tests.e2e.test_api_world import make_order, make_world, move, ok, uid
 
 pytestmark = pytest.mark.e2e
 
 
-def inbox_url(stack: Stack, token: str) -> str:
-    return stack.api_url.replace("http://", "ws://") + f"/ws/inbox?token={token}"
+def inbox(stack: Stack, token: str) -> ClientConnection:
+    """The app's way in: the token as a subprotocol, never in the URL."""
+    url = stack.api_url.replace("http://", "ws://") + "/ws/inbox"
+    return connect(url, subprotocols=["fieldflow.v1", f"bearer.{token}"])  # type: ignore[list-item]
+
+
+def inbox_close_code(stack: Stack, token: str) -> int | None:
+    with inbox(stack, token) as ws:
+        return _close_code(ws)
 
 
 def test_the_app_shell_is_an_installable_pwa(stack: Stack) -> None:
@@ -53,10 +61,11 @@ def test_the_app_shell_is_an_installable_pwa(stack: Stack) -> None:
 def test_inbox_channel_pushes_the_engineers_own_assignments(stack: Stack) -> None:
     w = make_world(stack, engineers=2)
     eng, other = w.engineers
-    assert close_code(inbox_url(stack, "nope")) == 4401
-    assert close_code(inbox_url(stack, stack.admin_token)) == 4403
-    with connect(inbox_url(stack, w.tokens[eng])) as ws, \
-            connect(inbox_url(stack, w.tokens[other])) as ws_other:
+    assert inbox_close_code(stack, "nope") == 4401
+    assert inbox_close_code(stack, stack.admin_token) == 4403
+    url = stack.api_url.replace("http://", "ws://") + "/ws/inbox"
+    assert close_code(f"{url}?token={w.tokens[eng]}") == 4401  # never from the URL
+    with inbox(stack, w.tokens[eng]) as ws, inbox(stack, w.tokens[other]) as ws_other:
         assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "engineer_id": eng}
         json.loads(ws_other.recv(timeout=10))
         time.sleep(0.5)
@@ -118,3 +127,20 @@ def test_a_replayed_move_or_part_use_is_applied_once(stack: Stack) -> None:
         events = ok(phone.get(f"/api/v1/work-orders/{oid}/events"))["items"]
         assert [e["to_status"] for e in events] == ["new", "assigned", "accepted", "en_route"]
         assert move(phone, oid, "accepted", idempotency_key="bad key!").status_code == 422
+
+
+def test_the_inbox_closes_when_the_engineers_user_is_disabled(stack: Stack) -> None:
+    w = make_world(stack, engineers=1)
+    user = uid("user")
+    with stack.api() as api:
+        ok(api.post("/api/v1/users", json={"id": user, "name": "Phone", "role": "engineer",
+                                          "engineer_id": w.engineers[0]}), 201)
+        token = ok(api.post(f"/api/v1/users/{user}/tokens", json={}), 201)["token"]
+    with inbox(stack, token) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+        with stack.api() as api:
+            ok(api.post(f"/api/v1/users/{user}/disable"))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=30)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

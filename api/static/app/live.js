@@ -18,7 +18,8 @@ export function connect(token, onMessage, onState) {
   stopped = false;
   again = () => connect(token, onMessage, onState);
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws/inbox?token=${encodeURIComponent(token)}`);
+  // the token rides in a subprotocol, never in the URL (access logs record URLs)
+  const ws = new WebSocket(`${proto}://${location.host}/ws/inbox`, ["fieldflow.v1", `bearer.${token}`]);
   socket = ws;
   ws.onopen = () => { retry = 1000; };
   ws.onmessage = (ev) => {
