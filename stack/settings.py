@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     refresh_s: float = Field(default=5.0, gt=0, description="how often agents reload sites/orders")
     workers: int = Field(default=1, ge=1, le=64, description="stream workers `fieldflow up` runs")
     worker_name: str | None = Field(
-        default=None, description="this worker's name in `fieldflow status` (default worker-<pid>)"
+        default=None, description="this worker's name in `fieldflow status` "
+        "(default <hostname>-<pid>)"
     )
     watermark_max_ahead_s: float = Field(
         default=600.0, gt=0, description="events further ahead of their partition's watermark "

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -64,7 +65,7 @@ class WorkerContext:
 
     @classmethod
     def create(cls, s: Settings) -> WorkerContext:
-        return cls(settings=s, name=s.worker_name or f"worker-{os.getpid()}",
+        return cls(settings=s, name=s.worker_name or f"{socket.gethostname()}-{os.getpid()}",
                    caches=Caches(fault_model=ModelLoader(s.resolved_fault_model_path)),
                    positions=PartitionStates(lambda p: PositionsState.new(s, p)),
                    readings=PartitionStates(lambda p: ReadingsState.new(s, p)))

@@ -127,11 +127,10 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def run_stack(**extra_env: str) -> Iterator[Stack]:
+    """A stack of our own (``fieldflow up --detach``), stopped and removed afterwards."""
     home = stack_home()
-    # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
+    env = stack_env(home, **extra_env)
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,
@@ -166,3 +165,9 @@ def stack() -> Iterator[Stack]:
             timeout=120,
         )
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
+    yield from run_stack(FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
