@@ -144,12 +144,9 @@ def _pass_throughs(state: PositionsState) -> list[GeofenceEvent]:
     return [crossing.event() for crossing in state.geofence.take_crossings()]
 
 
-async def sweep_partition(state: PositionsState, wall_ms: int) -> None:
+async def sweep_partition(state: PositionsState, now: int) -> None:
     """Dwell and lateness windows close, and silent engineers go offline, on the
-    partition's watermark (which advances by itself when the partition is idle)."""
-    now = state.watermark.tick(wall_ms)
-    if now is None:
-        return
+    partition's watermark ``now`` (which advances by itself when the partition is idle)."""
     await prepare(state)
     events = state.geofence.advance(now)
     await _apply(state, events + _pass_throughs(state), state.presence.sweep(now))

@@ -91,6 +91,14 @@ class WorkerContext:
         marks += [st.watermark.value for st in self.readings.owned.copy().values()]
         return max([now_ms(), *(m for m in marks if m is not None)])
 
+    def flowing_time(self, wall_ms: int) -> int | None:
+        """The newest watermark of this worker's partitions where records still flow:
+        the time idle partitions follow."""
+        marks = [st.watermark for st in self.positions.owned.copy().values()]
+        marks += [st.watermark for st in self.readings.owned.copy().values()]
+        return max((m.value for m in marks if m.value is not None and not m.idle(wall_ms)),
+                   default=None)
+
     def report_assignment(self) -> None:
         """Write this worker's pid and partitions where ``fieldflow status`` reads them."""
         d = self.settings.run_dir / "workers"

@@ -41,12 +41,10 @@ async def process_readings(batch: Batch) -> None:
                               key=lambda r: r.device_id)
 
 
-async def sweep_readings(state: ReadingsState, wall_ms: int) -> None:
-    """Offline devices on the partition's watermark; readings that came before the fault
-    model was loaded are predicted once it is, even if no reading follows them."""
-    now = state.watermark.tick(wall_ms)
-    if now is not None:
-        await sweep_offline_devices(state, now)
+async def sweep_readings(state: ReadingsState, now: int) -> None:
+    """Offline devices on the partition's watermark ``now``; readings that came before the
+    fault model was loaded are predicted once it is, even if no reading follows them."""
+    await sweep_offline_devices(state, now)
     if state.pending and predictor() is not None:
         await predict_failures(state, [])
 

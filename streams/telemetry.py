@@ -22,10 +22,6 @@ from streams.watermark import PartitionStates, Watermark
 log = logging.getLogger("fieldflow.streams.telemetry")
 
 
-class Timed(Protocol):
-    ts: int
-
-
 class HasWatermark(Protocol):
     watermark: Watermark
 
@@ -78,11 +74,16 @@ async def process_partitioned(
 
 async def each_partition(states: PartitionStates[S], what: str,
                          sweep: Callable[[S, int], Awaitable[None]]) -> None:
-    """A timer step over every owned partition; one failing never stops the others."""
+    """A timer step over every owned partition: its watermark advances if it is idle
+    (:meth:`Watermark.tick`), then ``sweep`` runs on it; one failing never stops the others."""
     wall = now_ms()
+    reference = ctx.flowing_time(wall)
     for part, state in states.items():
+        now = state.watermark.tick(wall, reference)
+        if now is None:
+            continue
         try:
-            await sweep(state, wall)
+            await sweep(state, now)
         except Exception:
             log.exception("%s on partition %d failed; it runs again at the next tick", what,
                           part)

@@ -11,9 +11,12 @@ never look at it. The rules:
   watermark yet) measures ahead against ``reference`` (the wall clock, or the worker's
   newest partition time when that is later);
 - when the partition has been idle (no record) for ``idle_ms`` of wall time, the
-  watermark keeps moving: to the wall clock when the stream was tracking it (live, within
-  ``max_ahead_ms`` of it), else at the rate event time ran against wall time while records
-  flowed (an accelerated simulator), so a fleet that goes silent still goes offline;
+  watermark keeps moving: to the newest watermark of the worker's partitions where records
+  still flow; when none flows, to the wall clock when the stream was tracking it (live,
+  within ``max_ahead_ms`` of it), else at the rate event time ran against wall time while
+  records flowed (an accelerated simulator) for at most ``max_ahead_ms`` past the last
+  record. So a fleet that goes silent still goes offline, and a simulator that stopped
+  does not drag time on for ever;
 - a restored watermark starts its idle wall-clock anchor at the restore: time while no
   one owned the partition is not credited (its records are replayed instead).
 
@@ -37,6 +40,7 @@ class Watermark:
     value: int | None = None
     # Wall clock and watermark when records last flowed / when the rate window started.
     last_record_wall: int = 0
+    last_record_value: int = 0  # the newest accepted record's time
     anchor_wall: int = 0
     anchor_value: int = 0
     rate: float = 1.0
@@ -45,9 +49,10 @@ class Watermark:
         """A record at event time ``ts`` seen at wall time ``wall_ms``; False when it is
         skewed (too far ahead) and did not move the watermark."""
         base = self.value if self.value is not None else max(wall_ms, reference or 0)
-        self.last_record_wall = wall_ms
         if ts > base + self.max_ahead_ms:
-            return False
+            return False  # nor does it count as the partition not being idle
+        self.last_record_wall = wall_ms
+        self.last_record_value = max(self.last_record_value, ts)
         if self.value is None:
             self.value = ts
             self.anchor_wall, self.anchor_value = wall_ms, ts
@@ -64,16 +69,26 @@ class Watermark:
             self.rate = min(MAX_RATE, max(1.0, (self.value - self.anchor_value) / span))
             self.anchor_wall, self.anchor_value = wall_ms, self.value
 
-    def tick(self, wall_ms: int) -> int | None:
-        """Advance an idle partition's watermark; the watermark after."""
-        if self.value is None or wall_ms - self.last_record_wall < self.idle_ms:
+    def idle(self, wall_ms: int) -> bool:
+        return wall_ms - self.last_record_wall >= self.idle_ms
+
+    def tick(self, wall_ms: int, reference: int | None = None) -> int | None:
+        """Advance an idle partition's watermark; the watermark after.
+
+        ``reference`` is the newest watermark of the worker's partitions where records
+        still flow: an idle partition follows it. Without one, a live stream follows the
+        wall clock, an accelerated one its measured rate, for at most ``max_ahead_ms``
+        past its last record (a simulator that stopped does not run on for ever)."""
+        if self.value is None or not self.idle(wall_ms):
             return self.value
-        live = abs(self.value - wall_ms) <= self.max_ahead_ms
-        if live:
+        if reference is not None:
+            self.value = max(self.value, reference)
+        elif abs(self.value - wall_ms) <= self.max_ahead_ms:
             self.value = max(self.value, wall_ms)
         else:
             gained = int((wall_ms - self.last_record_wall) * self.rate)
-            self.value += max(0, gained)
+            limit = max(self.value, self.last_record_value + self.max_ahead_ms)
+            self.value = min(self.value + max(0, gained), limit)
         self.last_record_wall = wall_ms  # credited up to now
         self.anchor_wall, self.anchor_value = wall_ms, self.value
         return self.value

@@ -80,7 +80,26 @@ def test_idle_accelerated_partition_follows_the_simulators_rate() -> None:
     assert wm.rate == 60.0
     end = wm.value
     assert end is not None
-    assert wm.tick(T0 + 10_000 + 10_000) == end + 600_000
+    assert wm.tick(T0 + 10_000 + 5_000) == end + 300_000
+    # ... for at most max_ahead past the last record: a simulator that stopped stops.
+    assert wm.tick(T0 + 10_000 + 60_000) == end + AHEAD
+    assert wm.tick(T0 + 10_000 + 3600_000) == end + AHEAD
+
+
+def test_idle_partition_follows_the_partitions_where_records_flow() -> None:
+    wm = Watermark(AHEAD, idle_ms=5_000)
+    wm.observe(T0 + DAY, T0, reference=T0 + DAY)
+    assert wm.tick(T0 + 3_000, reference=T0 + DAY + 500_000) == T0 + DAY  # not idle yet
+    assert wm.tick(T0 + 6_000, reference=T0 + DAY + 500_000) == T0 + DAY + 500_000
+
+
+def test_skewed_records_do_not_keep_a_partition_from_idling() -> None:
+    """A partition where only the bad clock still reports still goes on in time."""
+    wm = Watermark(AHEAD, idle_ms=5_000)
+    wm.observe(T0, T0)
+    for s in range(1, 30):
+        assert not wm.observe(T0 + DAY + s, T0 + s * 1000)
+    assert wm.tick(T0 + 30_000) == T0 + 30_000
 
 
 def test_restored_watermark_is_not_credited_for_the_time_nobody_owned_it() -> None:
