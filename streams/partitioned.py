@@ -32,10 +32,10 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from stack.settings import Settings
 from store.snapshots import Snapshot, load_snapshots, save_snapshots
+from streams.app import MAX_POLL_INTERVAL_S
 from streams.watermark import PartitionStates, Watermark
 
 log = logging.getLogger("fieldflow.streams.partitioned")
-MAX_POLL_INTERVAL_S = 300
 
 
 class HasWatermark(Protocol):
