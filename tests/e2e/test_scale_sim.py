@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -87,10 +88,16 @@ def test_three_workers_one_late_one_killed_simulated_day_is_exact(
         if late is not None and late.poll() is None:
             os.killpg(late.pid, signal.SIGKILL)
     assert sim.returncode == 0, out
+    shutil.copytree(stack.home / "logs", tmp_path / "logs")  # kept by pytest for a look
     report = json.loads(report_path.read_text())
     detail = report["detail"]
+    rows = {"orders": query(stack.database_url, "SELECT id, asset_id, fault_type, created_at,"
+                            " status FROM work_orders ORDER BY created_at"),
+            "alerts": query(stack.database_url, "SELECT dedup_key, kind, fault_type, state,"
+                            " opened_at, work_order_id FROM alerts ORDER BY opened_at"),
+            "faults": report["truth"]["faults"]}
     context = json.dumps({k: v for k, v in report.items() if k != "truth"}, indent=1,
-                         default=str)[:4000]
+                         default=str)[:3000] + json.dumps(rows, default=str)[:6000]
     assert report["faults_injected"] >= 2, context
     # one work order per injected fault, none twice, none from nowhere, all closed
     assert detail["faults_without_order"] == [], context
