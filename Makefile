@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fieldflow up $(DEMO_FLAGS)
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -30,6 +31,7 @@ test-e2e: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .fieldflow .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .fieldflow .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

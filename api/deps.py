@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from api.auth import Principal
 from services.publisher import Publisher
+from store import audit as audit_log
+from store.sql import Conn, by_id, fetch_all, fetch_one
 
-Conn = AsyncConnection[Any]
+__all__ = [
+    "Conn", "ConnDep", "PublisherDep", "audit", "fetch_all", "fetch_by_id", "fetch_one", "found",
+    "get_conn", "get_publisher",
+]
 
 
 async def get_conn(request: Request) -> AsyncIterator[Conn]:
@@ -30,18 +32,6 @@ ConnDep = Annotated[Conn, Depends(get_conn)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 
-async def fetch_all(conn: Conn, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
-
-
-async def fetch_one(conn: Conn, sql: str, params: Any = ()) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
-
-
 def found(row: dict[str, Any] | None, what: str, ident: object) -> dict[str, Any]:
     """``row``, or a 404 that names what was not found."""
     if row is None:
@@ -51,8 +41,7 @@ def found(row: dict[str, Any] | None, what: str, ident: object) -> dict[str, Any
 
 async def fetch_by_id(conn: Conn, table: str, ident: str, what: str) -> dict[str, Any]:
     """``SELECT * FROM table WHERE id = ident``, or a 404 naming ``what``."""
-    row = await fetch_one(conn, f"SELECT * FROM {table} WHERE id = %s", (ident,))  # noqa: S608 - table is one of ours
-    return found(row, what, ident)
+    return found(await by_id(conn, table, ident), what, ident)
 
 
 async def audit(  # noqa: PLR0917
@@ -63,15 +52,5 @@ async def audit(  # noqa: PLR0917
     entity_id: str,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Record who changed what (every mutating route calls this)."""
-    await conn.execute(
-        "INSERT INTO audit_log (actor, action, entity, entity_id, details)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (
-            principal.actor,
-            action,
-            entity,
-            entity_id,
-            Jsonb({"role": principal.role, **(details or {})}),
-        ),
-    )
+    """Record who changed what (``store.audit.record``, in the caller's transaction)."""
+    await audit_log.record(conn, principal, action, entity, entity_id, details)

@@ -1,15 +1,17 @@
-"""Pagination and filtering shared by every list route."""
+"""Pagination and filtering shared by every list route: the query parameters and the
+page shape (the queries themselves are ``store.listing``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from api.deps import Conn, fetch_all, fetch_one
+from store.listing import Paging, TimeRange, Where, fetch_page
+
+__all__ = ["Page", "Paging", "PagingDep", "TimeRange", "TimeRangeDep", "Where", "fetch_page"]
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -18,12 +20,6 @@ MAX_LIMIT = 500
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
-    limit: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class Paging:
     limit: int
     offset: int
 
@@ -38,12 +34,6 @@ def paging(
 PagingDep = Annotated[Paging, Depends(paging)]
 
 
-@dataclass(frozen=True)
-class TimeRange:
-    start: datetime | None
-    end: datetime | None
-
-
 def time_range(
     start: Annotated[datetime | None, Query(alias="from", description="inclusive")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="exclusive")] = None,
@@ -52,51 +42,3 @@ def time_range(
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
-
-
-@dataclass
-class Where:
-    """WHERE clauses built from optional filters; column names are code, never input."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def add(self, clause: str, *params: Any) -> Where:
-        self.clauses.append(clause)
-        self.params.extend(params)
-        return self
-
-    def eq(self, column: str, value: Any) -> Where:
-        if value is not None:
-            self.add(f"{column} = %s", value)
-        return self
-
-    def within(self, column: str, rng: TimeRange) -> Where:
-        if rng.start is not None:
-            self.add(f"{column} >= %s", rng.start)
-        if rng.end is not None:
-            self.add(f"{column} < %s", rng.end)
-        return self
-
-    @property
-    def sql(self) -> str:
-        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
-
-
-async def fetch_page(
-    conn: Conn, select: str, where: Where, order_by: str, page: Paging
-) -> dict[str, Any]:
-    """One page of ``select`` (a query without WHERE) plus the total row count."""
-    sql = select + where.sql
-    total = await fetch_one(conn, f"SELECT count(*) AS n FROM ({sql}) AS q", where.params)  # noqa: S608
-    items = await fetch_all(
-        conn,
-        f"{sql} ORDER BY {order_by} LIMIT %s OFFSET %s",
-        [*where.params, page.limit, page.offset],
-    )
-    return {
-        "items": items,
-        "total": int(total["n"]) if total else 0,
-        "limit": page.limit,
-        "offset": page.offset,
-    }

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from models.timeutil import parse_ts_ms
 from models.workorder import DomainError
+from store.sql import fetch_all, fetch_one
 
 CLOSED_FOR_EDIT = frozenset({"signed_off", "closed", "cancelled"})
 
@@ -65,24 +65,21 @@ def validate_answer(item: dict[str, Any], value: Any) -> Any:
 
 
 async def template_items(conn: AsyncConnection[Any], order_type: str) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT items FROM checklist_templates WHERE order_type = %s", (order_type,)
-        )
-        row = await cur.fetchone()
+    row = await fetch_one(
+        conn, "SELECT items FROM checklist_templates WHERE order_type = %s", (order_type,)
+    )
     return list(row["items"]) if row else []
 
 
 async def checklist(conn: AsyncConnection[Any], order: dict[str, Any]) -> list[dict[str, Any]]:
     """The template's items, each with its answer (or None)."""
     items = await template_items(conn, order["order_type"])
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT item_id, value, answered_at, answered_by FROM checklist_answers"
-            " WHERE work_order_id = %s",
-            (order["id"],),
-        )
-        answers = {r["item_id"]: r for r in await cur.fetchall()}
+    answers = {r["item_id"]: r for r in await fetch_all(
+        conn,
+        "SELECT item_id, value, answered_at, answered_by FROM checklist_answers"
+        " WHERE work_order_id = %s",
+        (order["id"],),
+    )}
     out = []
     for item in items:
         ans = answers.get(item["id"])

@@ -28,8 +28,9 @@ from services.dispatching import (
     rank_in,
     why_nobody,
 )
-from services.picture import fetch_rows, load_picture, order_rows, rejected_by_many, visit_of
+from services.picture import load_picture, order_rows, rejected_by_many, visit_of
 from services.publisher import Publisher
+from store.sql import fetch_all
 
 log = logging.getLogger("fieldflow.dispatching")
 
@@ -87,7 +88,7 @@ class RoundReport:
 
 async def waiting_jobs(conn: AsyncConnection[Any]) -> list[Job]:
     """Every ``new`` order with a site: what a retry round tries to dispatch."""
-    rows = await fetch_rows(conn, "SELECT id FROM work_orders WHERE status = 'new'"
+    rows = await fetch_all(conn, "SELECT id FROM work_orders WHERE status = 'new'"
                              " AND site_id IS NOT NULL")
     return [Job(r["id"]) for r in rows]
 

@@ -32,7 +32,6 @@ from models.workorder import DomainError, Priority, Status
 from services.picture import (
     DAY_MS,
     Picture,
-    fetch_rows,
     later_day,
     load_picture,
     order_rows,
@@ -42,6 +41,7 @@ from services.picture import (
 )
 from services.publisher import Publisher
 from services.workorders import Conflict, get_order, transition_order
+from store.sql import fetch_all as fetch_rows
 
 PREEMPTABLE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
 ASSIGNABLE = frozenset({Status.NEW, Status.ASSIGNED})  # the lifecycle allows -> assigned

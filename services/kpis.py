@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+
+from store.sql import fetch_all
 
 GroupBy = Literal["engineer", "site", "customer"]
 Bucket = Literal["day", "hour"]
@@ -69,9 +70,7 @@ async def kpis(
     end: datetime,
 ) -> list[dict[str, Any]]:
     sql = _SQL.format(group=_GROUP_COLUMN[group_by])
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, {"bucket": bucket, "start": start, "end": end})
-        rows = await cur.fetchall()
+    rows = await fetch_all(conn, sql, {"bucket": bucket, "start": start, "end": end})
     out = []
     for r in rows:
         capacity = (3600.0 if bucket == "hour" else float(r.pop("shift_s"))) * max(

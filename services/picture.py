@@ -27,7 +27,6 @@ from datetime import datetime, time
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 
 from dispatch.types import (
     DAY_S,
@@ -40,6 +39,7 @@ from dispatch.types import (
     Visit,
 )
 from models.workorder import Priority, Status
+from store.sql import fetch_all
 
 DAY_MS = 86_400_000
 ROUTE_STATUSES = (Status.ASSIGNED, Status.ACCEPTED, *FROZEN_STATUSES)
@@ -133,17 +133,9 @@ def pickup_of(row: Mapping[str, Any], order: Visit) -> Visit | None:
                  engineer_id=order.engineer_id, frozen=order.is_frozen)
 
 
-async def fetch_rows(
-    conn: AsyncConnection[Any], sql: str, params: Any = ()
-) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
-
-
 async def order_rows(conn: AsyncConnection[Any], ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Orders by id, with their site's position (orders without a site are left out)."""
-    rows = await fetch_rows(conn, _ORDER_SQL + " WHERE o.id = ANY(%s)", (list(ids),))
+    rows = await fetch_all(conn, _ORDER_SQL + " WHERE o.id = ANY(%s)", (list(ids),))
     return {r["id"]: r for r in rows}
 
 
@@ -155,7 +147,7 @@ async def load_engineers(
     (``ROUTE_ORDER``; orders held for a later day are in the visits, not the routes).
     With ``pickups``, a booked depot pickup is a stop before its order."""
     where, params = ("WHERE e.id = ANY(%s)", [list(only)]) if only is not None else ("", [])
-    rows = await fetch_rows(
+    rows = await fetch_all(
         conn,
         f"""
         SELECT e.*, p.lat AS pos_lat, p.lon AS pos_lon,
@@ -165,7 +157,7 @@ async def load_engineers(
         """,  # noqa: S608 - fixed fragments only
         params,
     )
-    open_rows = await fetch_rows(
+    open_rows = await fetch_all(
         conn,
         _ORDER_SQL + " WHERE o.engineer_id IS NOT NULL AND o.status = ANY(%s)"
         + (" AND o.engineer_id = ANY(%s)" if only is not None else "")
@@ -243,7 +235,7 @@ async def load_depots(
 ) -> tuple[tuple[Depot, ...], dict[str, tuple[str, Mapping[str, int]]]]:
     """Every depot with the parts it has in stock and not reserved by a booked pickup;
     and the booked pickups by order."""
-    rows = await fetch_rows(
+    rows = await fetch_all(
         conn,
         "SELECT d.id, d.lat, d.lon, coalesce((SELECT jsonb_object_agg(s.part_id, s.qty"
         " - coalesce(r.qty, 0)) FROM depot_stock s LEFT JOIN depot_reserved r"
@@ -251,7 +243,7 @@ async def load_depots(
         " WHERE s.depot_id = d.id AND s.qty > coalesce(r.qty, 0)), '{}') AS stock"
         " FROM depots d ORDER BY d.id",
     )
-    booked = await fetch_rows(conn, "SELECT id, pickup_depot_id, pickup_parts FROM work_orders"
+    booked = await fetch_all(conn, "SELECT id, pickup_depot_id, pickup_parts FROM work_orders"
                               " WHERE pickup_parts IS NOT NULL")
     return (tuple(Depot(r["id"], r["lat"], r["lon"], {k: int(v) for k, v in r["stock"].items()})
                   for r in rows),
@@ -270,7 +262,7 @@ async def load_picture(conn: AsyncConnection[Any], now_ms: int) -> Picture:
 
 async def route_ids(conn: AsyncConnection[Any], engineer_id: str) -> list[str]:
     """The ids of ``engineer_id``'s open orders in route order (sites or not)."""
-    rows = await fetch_rows(conn, _ROUTE_SQL, (engineer_id, [s.value for s in ROUTE_STATUSES]))
+    rows = await fetch_all(conn, _ROUTE_SQL, (engineer_id, [s.value for s in ROUTE_STATUSES]))
     return [r["id"] for r in rows]
 
 
@@ -304,7 +296,7 @@ async def rejected_by_many(
     conn: AsyncConnection[Any], ids: Sequence[str]
 ) -> dict[str, frozenset[str]]:
     """Engineers who rejected each order (a pre-emption is not a rejection)."""
-    rows = await fetch_rows(
+    rows = await fetch_all(
         conn,
         "SELECT work_order_id, array_agg(DISTINCT details->>'engineer_id') AS engineers"
         " FROM work_order_events WHERE work_order_id = ANY(%s) AND to_status = 'rejected'"

@@ -29,7 +29,6 @@ from models.workorder import DomainError, Status
 from services.dispatching import Changed, assign_if_unchanged, window_missed
 from services.picture import (
     DAY_MS,
-    fetch_rows,
     load_depots,
     load_engineers,
     order_rows,
@@ -40,6 +39,7 @@ from services.picture import (
 )
 from services.publisher import Publisher
 from services.workorders import Conflict, NotFound
+from store.sql import fetch_all as fetch_rows
 
 PLANNABLE = frozenset({Status.NEW, Status.ASSIGNED})
 MAX_PLAN_ORDERS = 300

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
@@ -24,6 +23,7 @@ from models.workorder import DomainError, Priority, Status, transition
 from services.parts import collect_pickup
 from services.picture import store_route
 from services.publisher import Publisher
+from store.sql import fetch_one as _fetch
 
 TOPIC = "events.workorders"
 
@@ -111,14 +111,6 @@ def arrived_late(sla_due: datetime | None, arrived: datetime) -> bool:
 
 def new_order_id() -> str:
     return f"WO-{secrets.token_hex(5).upper()}"
-
-
-async def _fetch(
-    conn: AsyncConnection[Any], sql: str, params: tuple[Any, ...]
-) -> dict[str, Any] | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchone()
 
 
 async def get_order(

@@ -1,7 +1,7 @@
 """Asset models the simulated city is built from: metrics, threshold rules, skills.
 
 Rules use the platform's rule grammar (``metric op value for N ... as FAULT``), parsed
-by ``streams.alerts.parse_rule``; the simulator keeps the parts it needs to make a fault
+by ``models.rules.parse_rule``; the simulator keeps the parts it needs to make a fault
 that the rule must catch (metric, direction, threshold, hold time, fault name).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams import alerts
+from models import rules as grammar
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,9 @@ class RuleSpec:
 
 
 def parse_rule(text: str) -> RuleSpec:
-    """The parts of ``text`` a fault needs, by the stream workers' own parser
-    (``streams.alerts.parse_rule``); ValueError if it does not parse."""
-    rule = alerts.parse_rule(text)
+    """The parts of ``text`` a fault needs, by the grammar the stream workers use
+    (``models.rules.parse_rule``); ValueError if it does not parse."""
+    rule = grammar.parse_rule(text)
     return RuleSpec(text, rule.metric, rule.op.startswith(">"), rule.threshold, rule.for_s,
                     rule.fault_type)
 

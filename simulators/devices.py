@@ -103,7 +103,8 @@ class DeviceSim:
         for spec in self.model.metrics:
             value = self.rng.gauss(spec.mean, spec.sd)
             f, rule = self.fault, self._rule
-            if f is not None and rule is not None and rule.metric == spec.name:
+            if (f is not None and rule is not None and rule.metric == spec.name
+                    and ts_ms >= f.onset_ms):  # a backlog before the onset is still healthy
                 progress = 1.0
                 if f.kind == "drift":
                     progress = min(1.0, max(0.0, (ts_ms - f.onset_ms) / 1000 / DRIFT_RAMP_S))

@@ -14,6 +14,7 @@ issue's figures plus detail. Matching rules:
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ from simulators.truth import Arrival, EtaSample, Truth
 
 HORIZONS_MIN = (30, 15, 5)
 KEYS = ("faults_injected", "orders_created", "duplicate_orders", "orders_closed",
+        "orders_still_open",
         "arrivals_true", "checkins_detected", "eta_mae_s", "onset_to_order_s_p50",
         "onset_to_onsite_s_p50", "sla_compliance")
 
@@ -86,6 +88,15 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+FINAL_STATUSES = frozenset({"closed", "cancelled"})
+
+
+def still_open(orders: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Order id -> status of the orders neither closed nor cancelled."""
+    return {o["id"]: str(o.get("status")) for o in orders
+            if o.get("status") not in FINAL_STATUSES}
+
+
 def compute_report(
     truth: Truth,
     orders: list[dict[str, Any]],
@@ -124,6 +135,8 @@ def compute_report(
         "orders_created": len(orders),
         "duplicate_orders": sum(max(0, len(v) - 1) for v in per_fault.values()),
         "orders_closed": sum(1 for o in orders if o.get("status") == "closed"),
+        # counted apart, by state: what the drain could not finish within its limit
+        "orders_still_open": dict(Counter(still_open(orders).values())),
         "arrivals_true": len(truth.arrivals),
         "checkins_detected": len(detected),
         "eta_mae_s": eta if any(v is not None for v in eta.values()) else None,
@@ -152,6 +165,6 @@ def format_table(report: dict[str, Any]) -> str:
     for key in KEYS:
         value = report.get(key)
         if isinstance(value, dict):
-            value = ", ".join(f"{k} {'-' if v is None else v}" for k, v in value.items())
+            value = ", ".join(f"{k} {'-' if v is None else v}" for k, v in value.items()) or "0"
         lines.append(f"{key:<24} {'-' if value is None else value}")
     return "\n".join(lines)

@@ -4,7 +4,8 @@ One loop on the simulated clock: each step delivers inbox messages to phones, le
 phone and device publish what is due (event times exact, even if a step runs late),
 starts due faults and lets the dispatcher sign off and close completed orders. After the
 scenario's duration a drain phase (no new faults) runs until every fault is healed and
-every order closed, or a limit; then the platform's figures are fetched for the report.
+every order created in the run is closed or cancelled, or a limit (``sim_drain_max_s``);
+then the platform's figures are fetched for the report.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from simulators.clock import SimClock
 from simulators.devices import DeviceSim
 from simulators.mqttio import InboxListener, MqttPool
 from simulators.phone import Phone
-from simulators.report import compute_report, ts_of
+from simulators.report import compute_report, still_open, ts_of
 from simulators.scenario import FaultPlan, Scenario, plan_faults
 from simulators.seed import SeedResult, seed
 from simulators.truth import Truth
 from simulators.turbofans import TURBOFAN, TurbofanDevice, turbofans
+from stack.settings import get_settings
 
 log = logging.getLogger("fieldflow.simulators.runner")
 SIGNOFF_DELAY_S = 120.0
@@ -70,6 +72,7 @@ class Runner:
         self.phase = "run"
         self._rescan_at = 0.0
         self._rate_mark = (time.monotonic(), 0)
+        self._open_checked = 0.0
         self.msgs_per_s = 0.0
         self.seeded: SeedResult | None = None
 
@@ -186,11 +189,25 @@ class Runner:
             log.warning("%s: %s (will retry)", getattr(step, "__qualname__", step), exc)
 
     def settled(self) -> bool:
-        """Drain is over: every fault healed, every order the phones took is closed."""
+        """Drain is over: every fault healed, every order the phones took is closed, and
+        the platform holds no order of this run that is not closed or cancelled."""
         known = {o for p in self.phones.values() for o in p.known}
         busy = any(p.current or p.queue for p in self.phones.values())
-        return (all(f.healed_ms is not None for f in self.truth.faults) and not self.signoffs
-                and known <= self.closed and not busy)
+        if not (all(f.healed_ms is not None for f in self.truth.faults) and not self.signoffs
+                and known <= self.closed and not busy):
+            return False
+        now = time.monotonic()
+        if now - self._open_checked < 1.0:  # ask the API at most once a second
+            return False
+        self._open_checked = now
+        return not still_open(self._run_orders())
+
+    def _run_orders(self) -> list[dict[str, Any]]:
+        """The platform's orders for this run's assets, created since it started."""
+        assets = {a.id for a in self.sc.assets}
+        since = self.truth.started_ms - 1000
+        return [o for o in self._orders()
+                if o.get("asset_id") in assets and (ts_of(o.get("created_at")) or 0) >= since]
 
     def open_orders(self) -> int:
         return len({o for p in self.phones.values() for o in p.known} - self.closed)
@@ -198,11 +215,13 @@ class Runner:
     def run(self, *, stop: threading.Event | None = None,
             progress: Callable[[Runner], None] | None = None,
             drain_max_s: float | None = None, tick_wall_s: float = 0.02) -> None:
-        """Run the scenario, then drain (simulated ``drain_max_s``, default 4x duration)."""
+        """Run the scenario, then drain: until :meth:`settled`, at most ``drain_max_s``
+        simulated seconds (default the ``sim_drain_max_s`` setting)."""
         opts = self.sc.options
         end_ms = self.sc.start_ms + int(opts.duration_s * 1000)
-        drain_end = end_ms + int((drain_max_s if drain_max_s is not None
-                                  else opts.duration_s * 4) * 1000)
+        if drain_max_s is None:
+            drain_max_s = get_settings().sim_drain_max_s
+        drain_end = end_ms + int(drain_max_s * 1000)
         while not (stop and stop.is_set()):
             now = self.step()
             if self.phase == "run" and now >= end_ms:
@@ -227,11 +246,9 @@ class Runner:
 
     # -- the report ------------------------------------------------------------------
     def collect(self) -> dict[str, Any]:
-        assets = {a.id for a in self.sc.assets}
         engineers = {e.id for e in self.sc.engineers}
         since = self.truth.started_ms - 1000
-        orders = [o for o in self._orders()
-                  if o.get("asset_id") in assets and (ts_of(o.get("created_at")) or 0) >= since]
+        orders = self._run_orders()
         geofence = [g for g in self.api.geofence_events()
                     if g.get("engineer_id") in engineers and (ts_of(g.get("ts")) or 0) >= since]
         report = compute_report(self.truth, orders, geofence)

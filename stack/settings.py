@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     start_timeout_s: float = 60.0
     log_level: str = "INFO"
     simulate: bool = Field(default=False, description="run the live simulator with `up`")
+    sim_drain_max_s: float = Field(
+        default=6 * 3600.0, gt=0,
+        description="simulated seconds `simulate` waits after the run for its orders to close")
 
     # Derived -----------------------------------------------------------------
     @property

@@ -5,24 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from models.messages import AlertEvent, AlertState, EtaUpdate, GeofenceEvent
 from models.timeutil import to_datetime
-
-Conn = AsyncConnection[Any]
-
-
-async def rows(conn: Conn, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
+from store.sql import Conn, fetch_all
 
 
 async def load_fences(conn: Conn) -> list[dict[str, Any]]:
-    return await rows(conn, "SELECT id, lat, lon, fence_radius_m, fence_polygon FROM sites")
+    return await fetch_all(conn, "SELECT id, lat, lon, fence_radius_m, fence_polygon FROM sites")
 
 
 async def insert_geofence_event(conn: Conn, ev: GeofenceEvent) -> bool:
@@ -50,7 +41,7 @@ async def insert_geofence_event(conn: Conn, ev: GeofenceEvent) -> bool:
 async def order_at_site(
     conn: Conn, engineer_id: str, site_id: str, statuses: tuple[str, ...]
 ) -> str | None:
-    found = await rows(
+    found = await fetch_all(
         conn,
         "SELECT id FROM work_orders WHERE engineer_id = %s AND site_id = %s AND status = ANY(%s)"
         " ORDER BY updated_at DESC LIMIT 1",
@@ -72,7 +63,7 @@ async def mark_missed_sla(
     """Orders not on site by their due time (``now_ms``: stream time): ``sla_breached``.
 
     Once each. A check-in dated in time decides again (``services.workorders``)."""
-    return await rows(
+    return await fetch_all(
         conn,
         "UPDATE work_orders SET sla_breached = true WHERE NOT sla_breached AND sla_due < %s"
         " AND checkin_at IS NULL AND status = ANY(%s) RETURNING id, sla_due, status",
@@ -85,7 +76,7 @@ async def clear_sla_risks(
 ) -> list[dict[str, Any]]:
     """Clear the open ``sla_risk`` alerts of orders no longer on their way (on site or
     later, or cancelled); returns the alerts this call cleared."""
-    return await rows(
+    return await fetch_all(
         conn,
         "UPDATE alerts a SET state = 'cleared', cleared_at = greatest(a.updated_at, %s),"
         " updated_at = greatest(a.updated_at, %s) FROM work_orders o"
@@ -105,7 +96,7 @@ async def set_presence(conn: Conn, engineer_id: str, online: bool, last_seen_ms:
 
 async def active_orders(conn: Conn) -> list[dict[str, Any]]:
     """Orders an ETA is kept for: assigned, accepted or en route, with their site."""
-    return await rows(
+    return await fetch_all(
         conn,
         "SELECT o.id, o.engineer_id, o.status, o.sla_due, o.en_route_at, s.lat, s.lon"
         " FROM work_orders o"
@@ -140,7 +131,7 @@ async def upsert_eta(conn: Conn, eta: EtaUpdate) -> None:
 
 async def device_registry(conn: Conn) -> list[dict[str, Any]]:
     """Every device with its asset, model rules, timeout, site and customer tier."""
-    return await rows(
+    return await fetch_all(
         conn,
         """
         SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules, m.fault_model,
@@ -153,7 +144,7 @@ async def device_registry(conn: Conn) -> list[dict[str, Any]]:
 
 
 async def open_alerts(conn: Conn) -> list[dict[str, Any]]:
-    return await rows(conn, "SELECT * FROM alerts WHERE state <> 'cleared'")
+    return await fetch_all(conn, "SELECT * FROM alerts WHERE state <> 'cleared'")
 
 
 async def store_alert(conn: Conn, ev: AlertEvent) -> bool:
@@ -211,7 +202,7 @@ async def link_alert(conn: Conn, device_id: str, fault_type: str, work_order_id:
 
 
 async def open_order_for(conn: Conn, asset_id: str, fault_type: str) -> str | None:
-    found = await rows(
+    found = await fetch_all(
         conn,
         "SELECT id FROM work_orders WHERE asset_id = %s AND fault_type = %s"
         " AND status NOT IN ('completed', 'signed_off', 'closed', 'cancelled') LIMIT 1",
@@ -221,7 +212,7 @@ async def open_order_for(conn: Conn, asset_id: str, fault_type: str) -> str | No
 
 
 async def sla_minutes(conn: Conn, tier: str | None) -> int:
-    found = await rows(
+    found = await fetch_all(
         conn, "SELECT response_minutes FROM sla_policies WHERE tier = %s", (tier or "silver",)
     )
     return int(found[0]["response_minutes"]) if found else 240

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from store.sql import Conn
+from store.sql import fetch_all as _rows
 
-Conn = AsyncConnection[Any]
 OPEN = ("new", "assigned", "accepted", "en_route", "on_site", "in_progress", "waiting_parts")
-
-
-async def _rows(conn: Conn, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql, params)
-        return await cur.fetchall()
 
 
 async def snapshot(conn: Conn) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from services.workorders import NewOrder, create_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
+from store.sql import fetch_all
 from streams.app import app, topic
 from streams.context import ctx, db_pool, publisher
 from streams.deadletter import dead_letter
@@ -128,7 +129,7 @@ async def escalate() -> None:
     now = ctx.now()
     pool = await db_pool()
     async with pool.connection() as conn:
-        stale = await q.rows(
+        stale = await fetch_all(
             conn,
             "SELECT id, priority, engineer_id, assigned_at FROM work_orders"
             " WHERE status = 'assigned' AND assigned_at IS NOT NULL",
@@ -156,7 +157,7 @@ async def escalate() -> None:
                     len(report.unassignable), len(report.skipped), len(report.failed))
             for oid, why in report.unassignable.items():
                 log.debug("order %s: nobody fits now (%s); will retry", oid, why)
-        orphans = await q.rows(
+        orphans = await fetch_all(
             conn,
             "SELECT * FROM alerts WHERE state <> 'cleared' AND work_order_id IS NULL"
             " AND kind = ANY(%s) AND updated_at < %s",

@@ -18,6 +18,7 @@ from models.workorder import IllegalTransition, Status
 from services.workorders import transition_order
 from store import fieldevents as q
 from store.db import retry_db
+from store.sql import fetch_all
 from streams.context import ctx
 from streams.fences import Fence, FenceIndex
 from streams.presence import PresenceChange
@@ -54,8 +55,8 @@ async def restore_presence(state: PositionsState) -> None:
     the timeout."""
     pool = await ctx.db_pool()
     async with pool.connection() as conn:
-        online = await q.rows(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
-                                    " WHERE status = 'online' AND last_seen IS NOT NULL")
+        online = await fetch_all(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
+                                       " WHERE status = 'online' AND last_seen IS NOT NULL")
     parts = ctx.settings.partitions_for("telemetry.positions")
     for row in online:
         if partition_of(row["id"], parts) != state.partition:

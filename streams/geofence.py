@@ -11,6 +11,16 @@ What an operator sees:
   ``r + margin`` keep the engineer on site (hysteresis), so GPS jitter at the edge of a
   fence never makes enter/exit storms. ``ts`` is the estimated moment the outer ring was
   crossed; ``dwell_s`` is the whole time on site.
+* Sparse phones (a fix every few minutes) leave before they can give that many fixes, or
+  stop reporting once the job is done. A *far* fix, one whose distance beyond the fence
+  exceeds ``far_exit_m`` plus its reported accuracy, is strong evidence: two far fixes in
+  a row confirm the exit, and so does one far fix followed by ``silent_exit_s`` of stream
+  time without any accepted fix (``advance``). A lone far outlier on site is followed by a
+  fix on site well within that time, which cancels it.
+* Crossing times between two fixes are interpolated on the segment, at the reported speed
+  of the moving end when it is faster than the segment's average: an engineer who arrived
+  and stopped crossed the fence early in the gap, one who stood and then drove off crossed
+  it late.
 * Drive-through: a straight segment between two sparse fixes that crosses a fence, or a
   stay shorter than the dwell, is detected and reported as a :class:`Crossing`
   (``take_crossings()``), never as ENTER/EXIT: a check-in needs a fix inside and the
@@ -41,7 +51,8 @@ __all__ = ["Crossing", "Fence", "FenceIndex", "GeofenceConfig", "GeofenceProcess
            "OfflineTracker", "PresenceChange"]
 
 
-Fix = tuple[int, float, float, float]  # (ts, accuracy_m or 0, lat, lon): sorts by ts first
+# (ts, accuracy_m or 0, lat, lon, speed_mps or -1): sorts by ts first
+Fix = tuple[int, float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,11 @@ class GeofenceConfig:
     max_rejects: int = 3
     lateness_s: float = 90.0
     max_strays: int = 1  # contrary fixes in a row a dwell candidate survives (outliers)
-    max_gap_s: float = 300.0  # longer gaps are not interpolated as straight segments
+    max_gap_s: float = 600.0  # longer gaps are not interpolated as straight segments
     min_crossing_m: float = 40.0  # chord a fix-less pass-through must cut to be reported
+    far_exit_m: float = 300.0  # beyond the fence by this plus the accuracy: a "far" fix
+    silent_exit_s: float = 300.0  # a far fix then silence this long confirms the exit
+    spike_m: float = 200.0  # an excursion this far (beyond accuracy) and straight back: outlier
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,8 @@ class _Site:
     strays: int = 0
     entered_ts: int | None = None
     clear_before: bool = False  # the fix before the enter candidate was beyond r + margin
+    far_fixes: int = 0  # far fixes in a row supporting the exit candidate
+    far_ts: int | None = None  # ts of the latest of them
 
 
 @dataclass
@@ -121,15 +137,30 @@ class GeofenceProcessor:
         if st.done_ts is not None and position.ts <= st.done_ts:
             self.stats.late += 1
             return []
-        insort(st.buffer, (position.ts, position.accuracy_m or 0.0, position.lat, position.lon))
+        speed = -1.0 if position.speed_mps is None else position.speed_mps
+        insort(st.buffer,
+               (position.ts, position.accuracy_m or 0.0, position.lat, position.lon, speed))
         st.max_ts = position.ts if st.max_ts is None else max(st.max_ts, position.ts)
         return self._release(position.engineer_id, st, st.max_ts - self.config.lateness_s * 1000)
 
     def advance(self, now_ms: int) -> list[GeofenceEvent]:
         """Process buffered fixes older than ``now_ms - lateness`` (stream time moved on)."""
         out: list[GeofenceEvent] = []
+        released = now_ms - self.config.lateness_s * 1000
         for eid, st in self._eng.items():
-            out += self._release(eid, st, now_ms - self.config.lateness_s * 1000)
+            out += self._release(eid, st, released)
+            out += self._silent_exits(eid, st, released)
+        return out
+
+    def _silent_exits(self, eid: str, st: _Engineer, released: float) -> list[GeofenceEvent]:
+        """Exits confirmed by a far fix and no accepted fix for ``silent_exit_s`` after it."""
+        if st.last is None or released - st.last[0] < self.config.silent_exit_s * 1000:
+            return []
+        out: list[GeofenceEvent] = []
+        for sid, s in list(st.sites.items()):
+            if s.inside and s.since_ts is not None and s.far_ts == st.last[0]:
+                out.append(self._exit(eid, sid, s, st.last))
+                st.sites.pop(sid)
         return out
 
     def flush(self, engineer_id: str) -> list[GeofenceEvent]:
@@ -158,30 +189,64 @@ class GeofenceProcessor:
             return
         fix = snapshot["last"]
         self._eng[engineer_id] = _Engineer(
-            buffer=[(int(f[0]), f[1], f[2], f[3]) for f in snapshot["buffer"]],
+            buffer=[_fix(f) for f in snapshot["buffer"]],
             max_ts=snapshot["max_ts"],
-            last=(int(fix[0]), fix[1], fix[2], fix[3]) if fix else None,
+            last=_fix(fix) if fix else None,
             done_ts=snapshot["done_ts"],
             rejects=snapshot["rejects"],
             sites={k: _Site(**v) for k, v in snapshot["sites"].items()},
         )
 
     def _release(self, eid: str, st: _Engineer, watermark: float) -> list[GeofenceEvent]:
+        cfg = self.config
         out: list[GeofenceEvent] = []
         while st.buffer and st.buffer[0][0] <= watermark:
-            fix = st.buffer.pop(0)
+            fix = st.buffer[0]
             if st.done_ts is not None and fix[0] <= st.done_ts:
+                st.buffer.pop(0)
                 self.stats.duplicates += 1
                 continue
+            if fix[1] > cfg.max_accuracy_m:
+                st.buffer.pop(0)
+                st.done_ts = fix[0]
+                self.stats.inaccurate += 1
+                continue
+            after = next((f for f in st.buffer[1:]
+                          if f[0] > fix[0] and f[1] <= cfg.max_accuracy_m), None)
+            if after is not None and after[0] > watermark:
+                after = None  # a fix before it may still arrive: not yet the successor
+            if after is None and watermark < fix[0] + cfg.max_gap_s * 1000:
+                break  # judged with its successor: wait for it (or for max_gap_s of silence)
+            st.buffer.pop(0)
             st.done_ts = fix[0]
+            if st.last is not None and after is not None and self._spike(st.last, fix, after):
+                self.stats.jumps += 1
+                continue
             out += self._step(eid, st, fix)
         return out
 
+    def _spike(self, before: Fix, fix: Fix, after: Fix) -> bool:
+        """``fix`` lies far off a path that comes straight back: an outlier, however
+        accurate it claims to be (the median filter of GPS trackers). Sparse phones need
+        it most: their fixes are too far apart in time for the speed filter to tell."""
+        cfg = self.config
+        if after[0] - before[0] > 2 * cfg.max_gap_s * 1000:
+            return False
+        out = haversine_m(before[2], before[3], fix[2], fix[3])
+        back = haversine_m(fix[2], fix[3], after[2], after[3])
+        across = haversine_m(before[2], before[3], after[2], after[3])
+        excursion = min(out, back) - fix[1]
+        if excursion <= cfg.spike_m or across >= excursion / 3:
+            return False
+        speeds = [f[4] for f in (before, fix, after) if f[4] >= 0]
+        if not speeds:
+            return True
+        # a real trip out and back at the speeds the phone reported would have fitted
+        needed = (out + back - before[1] - after[1]) / max(1.0, (after[0] - before[0]) / 1000)
+        return needed > 1.5 * max(speeds) + 2.0
+
     def _accept(self, st: _Engineer, fix: Fix) -> bool:
         cfg = self.config
-        if fix[1] > cfg.max_accuracy_m:
-            self.stats.inaccurate += 1
-            return False
         prev = st.last
         if prev is not None:
             dist = haversine_m(prev[2], prev[3], fix[2], fix[3])
@@ -220,16 +285,25 @@ class GeofenceProcessor:
         st.sites = {k: v for k, v in st.sites.items() if self.index.get(k) is not None}
         return sorted(out, key=lambda e: e.ts)
 
+    def _exit(self, eid: str, site_id: str, s: _Site, fix: Fix) -> GeofenceEvent:
+        assert s.entered_ts is not None and s.since_ts is not None
+        done = GeofenceEvent(engineer_id=eid, site_id=site_id, kind=GeofenceKind.EXIT,
+                             ts=s.since_ts, dwell_s=(s.since_ts - s.entered_ts) / 1000,
+                             lat=fix[2], lon=fix[3])
+        s.inside, s.since_ts, s.fixes, s.entered_ts = False, None, 0, None
+        s.far_fixes, s.far_ts = 0, None
+        return done
+
     def _site_step(
         self, eid: str, fence: Fence, s: _Site, prev: Fix | None, fix: Fix
     ) -> list[GeofenceEvent]:
         cfg = self.config
-        ts, _, lat, lon = fix
+        ts, acc, lat, lon, _ = fix
         sd = fence.signed_distance_m(lat, lon)
 
-        def at(frac: float) -> int:
+        def at(frac: float, *, arriving: bool = False, leaving: bool = False) -> int:
             assert prev is not None
-            return prev[0] + round(frac * (ts - prev[0]))
+            return crossing_ts(prev, fix, frac, arriving=arriving, leaving=leaving)
 
         def event(kind: GeofenceKind, when: int, dwell_ms: int) -> GeofenceEvent:
             return GeofenceEvent(engineer_id=eid, site_id=fence.site_id, kind=kind, ts=when,
@@ -238,26 +312,27 @@ class GeofenceProcessor:
         if s.inside:
             if sd <= cfg.exit_margin_m:
                 s.strays += 1
-                s.fixes = 0  # supporting fixes must come in a row
+                s.fixes = s.far_fixes = 0  # supporting fixes must come in a row
+                s.far_ts = None
                 if s.since_ts is None or s.strays > cfg.max_strays:
                     s.since_ts = None
                 return []
             s.strays = 0
             if s.since_ts is None:
-                iv = prev and fence.segment_inside(prev[2:], fix[2:], cfg.exit_margin_m)
-                s.since_ts, s.fixes = (at(iv[1]) if iv else ts), 0
+                iv = prev and fence.segment_inside(prev[2:4], fix[2:4], cfg.exit_margin_m)
+                s.since_ts, s.fixes = (at(iv[1], leaving=True) if iv else ts), 0
             s.fixes += 1
-            if ts - s.since_ts < cfg.dwell_exit_s * 1000 or s.fixes < cfg.min_fixes_exit:
+            far = sd - acc > cfg.far_exit_m
+            s.far_fixes, s.far_ts = (s.far_fixes + 1, ts) if far else (0, None)
+            if s.far_fixes < 2 and (
+                    ts - s.since_ts < cfg.dwell_exit_s * 1000 or s.fixes < cfg.min_fixes_exit):
                 return []
-            assert s.entered_ts is not None
-            done = event(GeofenceKind.EXIT, s.since_ts, s.since_ts - s.entered_ts)
-            s.inside, s.since_ts, s.fixes, s.entered_ts = False, None, 0, None
-            return [done]
+            return [self._exit(eid, fence.site_id, s, fix)]
         if sd <= 0:
             s.strays = 0
             if s.since_ts is None:
-                iv = prev and fence.segment_inside(prev[2:], fix[2:])
-                s.since_ts, s.fixes = (at(iv[0]) if iv else ts), 0
+                iv = prev and fence.segment_inside(prev[2:4], fix[2:4])
+                s.since_ts, s.fixes = (at(iv[0], arriving=True) if iv else ts), 0
                 s.clear_before = prev is not None and (
                     fence.signed_distance_m(prev[2], prev[3]) > cfg.exit_margin_m)
             s.fixes += 1
@@ -271,12 +346,12 @@ class GeofenceProcessor:
             s.fixes = 0
         elif s.since_ts is not None:  # a stay shorter than the dwell has ended
             if s.clear_before and sd > cfg.exit_margin_m and prev is not None:
-                iv = fence.segment_inside(prev[2:], fix[2:])
+                iv = fence.segment_inside(prev[2:4], fix[2:4])
                 out_ts = at(iv[1]) if iv else prev[0]
                 self._cross(eid, fence, s.since_ts, out_ts)
             s.since_ts, s.fixes, s.strays = None, 0, 0
         elif prev is not None and fence.signed_distance_m(prev[2], prev[3]) > 0:
-            iv = fence.segment_inside(prev[2:], fix[2:])
+            iv = fence.segment_inside(prev[2:4], fix[2:4])
             chord = haversine_m(prev[2], prev[3], lat, lon) * (iv[1] - iv[0]) if iv else 0.0
             if iv and chord >= cfg.min_crossing_m:
                 self._cross(eid, fence, at(iv[0]), at(iv[1]))
@@ -285,3 +360,27 @@ class GeofenceProcessor:
     def _cross(self, eid: str, fence: Fence, enter_ts: int, exit_ts: int) -> None:
         self._crossings.append(
             Crossing(eid, fence.site_id, enter_ts, exit_ts, (exit_ts - enter_ts) / 1000))
+
+
+def _fix(f: Any) -> Fix:
+    """A fix from a snapshot (older snapshots have no speed)."""
+    return (int(f[0]), f[1], f[2], f[3], f[4] if len(f) > 4 else -1.0)
+
+
+def crossing_ts(prev: Fix, fix: Fix, frac: float, *, arriving: bool = False,
+                leaving: bool = False) -> int:
+    """When the straight segment ``prev -> fix`` reached ``frac`` of its length.
+
+    Uniform motion over the gap by default. Arriving (``prev`` moving, ``fix`` at the
+    site), the engineer drove at ``prev``'s reported speed and then stood, so the fence was
+    crossed no later than that speed allows; leaving (``prev`` at the site, ``fix``
+    moving), the engineer stood and then drove at ``fix``'s speed, so no earlier.
+    """
+    uniform = prev[0] + round(frac * (fix[0] - prev[0]))
+    speed = prev[4] if arriving else fix[4] if leaving else -1.0
+    if speed <= 0:
+        return uniform
+    length = haversine_m(prev[2], prev[3], fix[2], fix[3])
+    if arriving:
+        return min(uniform, prev[0] + round(1000 * frac * length / speed))
+    return max(uniform, fix[0] - round(1000 * (1 - frac) * length / speed))

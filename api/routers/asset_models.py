@@ -5,20 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, field_validator
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep
 from api.schemas import Body, Ident, Name, Skill
 from models.fault_models import FaultModelName
-from streams.alerts import RuleSyntaxError, parse_rule
+from models.rules import RuleSyntaxError, parse_rule
+from services import catalog
+from store import asset_models
 
 router = APIRouter(prefix="/api/v1/asset-models", tags=["assets"])
 
 def check_rules(rules: list[str] | None) -> list[str] | None:
-    """Rules are parsed at the door by the stream workers' own parser."""
+    """Rules are parsed at the door by the grammar the stream workers use (models.rules)."""
     for rule in rules or ():
         try:
             parse_rule(rule)
@@ -66,61 +67,25 @@ class AssetModelOut(BaseModel):
 
 @router.get("", response_model=Page[AssetModelOut])
 async def list_models(conn: ConnDep, _p: Staff, page: PagingDep) -> dict[str, Any]:
-    return await fetch_page(conn, "SELECT * FROM asset_models", Where(), "id", page)
+    return await asset_models.page(conn, page)
 
 
 @router.post("", response_model=AssetModelOut, status_code=201)
 async def create_model(body: AssetModelIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO asset_models (id, name, required_skills, rules, reading_timeout_s,"
-            " service_minutes, fault_model) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
-            (
-                body.id,
-                body.name,
-                body.required_skills,
-                Jsonb(body.rules),
-                body.reading_timeout_s,
-                body.service_minutes,
-                body.fault_model,
-            ),
-        )
-        await audit(conn, p, "create", "asset_model", body.id, body.model_dump())
-    assert row is not None
-    return row
+    return await catalog.create_asset_model(conn, p, body.model_dump())
 
 
 @router.get("/{model_id}", response_model=AssetModelOut)
 async def get_model(model_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
-    return await fetch_by_id(conn, "asset_models", model_id, "asset model")
+    return found(await asset_models.get(conn, model_id), "asset model", model_id)
 
 
 @router.patch("/{model_id}", response_model=AssetModelOut)
 async def update_model(
     model_id: str, body: AssetModelPatch, conn: ConnDep, p: Staff
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_none=True)
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "UPDATE asset_models SET name = coalesce(%s, name),"
-            " required_skills = coalesce(%s, required_skills), rules = coalesce(%s, rules),"
-            " reading_timeout_s = coalesce(%s, reading_timeout_s),"
-            " service_minutes = coalesce(%s, service_minutes),"
-            " fault_model = CASE WHEN %s THEN nullif(%s, '') ELSE fault_model END"
-            " WHERE id = %s RETURNING *",
-            (
-                body.name,
-                body.required_skills,
-                Jsonb(body.rules) if body.rules is not None else None,
-                body.reading_timeout_s,
-                body.service_minutes,
-                "fault_model" in body.model_fields_set,
-                body.fault_model,
-                model_id,
-            ),
-        )
-        row = found(row, "asset model", model_id)
-        await audit(conn, p, "update", "asset_model", model_id, changes)
-    return row
+    row = await catalog.update_asset_model(
+        conn, p, model_id, body.model_dump(exclude_none=True),
+        set_fault_model="fault_model" in body.model_fields_set,
+    )
+    return found(row, "asset model", model_id)

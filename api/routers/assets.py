@@ -9,9 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_all, fetch_by_id, fetch_one, found
-from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Text
+from services import catalog
+from store import assets
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
 
@@ -60,26 +62,16 @@ async def list_assets(
     model_id: Ident | None = None,
     device_id: Ident | None = None,
 ) -> dict[str, Any]:
-    where = Where().eq("site_id", site_id).eq("model_id", model_id).eq("device_id", device_id)
-    return await fetch_page(conn, "SELECT * FROM assets", where, "id", page)
+    return await assets.page(conn, page, site_id=site_id, model_id=model_id, device_id=device_id)
 
 
 @router.post("", response_model=AssetOut, status_code=201)
 async def create_asset(body: AssetIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO assets (id, site_id, model_id, serial, installed_on, device_id)"
-            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING *",
-            (body.id, body.site_id, body.model_id, body.serial, body.installed_on, body.device_id),
-        )
-        await audit(conn, p, "create", "asset", body.id, body.model_dump(mode="json"))
-    assert row is not None
-    return row
+    return await catalog.create_asset(conn, p, body.model_dump())
 
 
 async def _asset(conn: ConnDep, asset_id: str) -> dict[str, Any]:
-    return await fetch_by_id(conn, "assets", asset_id, "asset")
+    return found(await assets.get(conn, asset_id), "asset", asset_id)
 
 
 @router.get("/{asset_id}", response_model=AssetOut)
@@ -89,18 +81,8 @@ async def get_asset(asset_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
 
 @router.patch("/{asset_id}", response_model=AssetOut)
 async def update_asset(asset_id: str, body: AssetPatch, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    changes = body.model_dump(exclude_none=True, mode="json")
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "UPDATE assets SET site_id = coalesce(%s, site_id), model_id = coalesce(%s, model_id),"
-            " serial = coalesce(%s, serial), installed_on = coalesce(%s, installed_on),"
-            " device_id = coalesce(%s, device_id) WHERE id = %s RETURNING *",
-            (body.site_id, body.model_id, body.serial, body.installed_on, body.device_id, asset_id),
-        )
-        row = found(row, "asset", asset_id)
-        await audit(conn, p, "update", "asset", asset_id, changes)
-    return row
+    row = await catalog.update_asset(conn, p, asset_id, body.model_dump(exclude_none=True))
+    return found(row, "asset", asset_id)
 
 
 @router.get("/{asset_id}/history", response_model=AssetHistory)
@@ -109,53 +91,6 @@ async def asset_history(
 ) -> dict[str, Any]:
     """Alerts, orders, parts replaced and a readings summary (default: the last 7 days)."""
     asset = await _asset(conn, asset_id)
-    device = asset["device_id"]
-    alerts = await fetch_all(
-        conn,
-        "SELECT * FROM alerts WHERE asset_id = %s OR device_id = %s"
-        " ORDER BY opened_at DESC LIMIT 200",
-        (asset_id, device or ""),
-    )
-    orders = await fetch_all(
-        conn,
-        "SELECT id, status, priority, title, engineer_id, fault_type, created_at, completed_at"
-        " FROM work_orders WHERE asset_id = %s ORDER BY created_at DESC LIMIT 200",
-        (asset_id,),
-    )
-    parts = await fetch_all(
-        conn,
-        "SELECT p.work_order_id, p.part_id, pt.name, p.qty, p.engineer_id, p.used_at"
-        " FROM work_order_parts p JOIN work_orders o ON o.id = p.work_order_id"
-        " JOIN parts pt ON pt.id = p.part_id WHERE o.asset_id = %s ORDER BY p.used_at DESC",
-        (asset_id,),
-    )
     end = rng.end or datetime.now(UTC) + timedelta(days=1)
     start = rng.start or end - timedelta(days=8)
-    metrics: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {"from": start, "to": end, "count": 0, "metrics": metrics}
-    if device:
-        head = await fetch_one(
-            conn,
-            "SELECT count(*) AS count, min(ts) AS first_ts, max(ts) AS last_ts FROM readings"
-            " WHERE device_id = %s AND ts >= %s AND ts < %s",
-            (device, start, end),
-        )
-        summary.update(head or {})
-        metrics.extend(
-            await fetch_all(
-                conn,
-                "SELECT m.key AS metric, count(*) AS n, min(m.value::float) AS min,"
-                " avg(m.value::float) AS avg, max(m.value::float) AS max"
-                " FROM readings r, jsonb_each_text(r.metrics) m"
-                " WHERE r.device_id = %s AND r.ts >= %s AND r.ts < %s GROUP BY m.key"
-                " ORDER BY m.key",
-                (device, start, end),
-            )
-        )
-    return {
-        "asset": asset,
-        "alerts": alerts,
-        "orders": orders,
-        "parts_replaced": parts,
-        "readings": summary,
-    }
+    return await assets.history(conn, asset, start, end)

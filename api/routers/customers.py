@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from api.auth import Staff
-from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep
 from api.schemas import Body, Ident, Name, Text
+from services import catalog
+from store import customers
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 Tier = Literal["platinum", "gold", "silver", "bronze"]
@@ -54,29 +55,17 @@ async def list_customers(
     sla_tier: Tier | None = None,
     q: Annotated[Text | None, Query(description="name contains")] = None,
 ) -> dict[str, Any]:
-    where = Where().eq("sla_tier", sla_tier)
-    if q:
-        where.add("name ILIKE %s", f"%{q}%")
-    return await fetch_page(conn, "SELECT * FROM customers", where, "id", page)
+    return await customers.page(conn, page, sla_tier=sla_tier, q=q)
 
 
 @router.post("", response_model=CustomerOut, status_code=201)
 async def create_customer(body: CustomerIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO customers (id, name, sla_tier, contacts) VALUES (%s, %s, %s, %s)"
-            " RETURNING *",
-            (body.id, body.name, body.sla_tier, Jsonb([c.model_dump() for c in body.contacts])),
-        )
-        await audit(conn, p, "create", "customer", body.id, body.model_dump())
-    assert row is not None
-    return row
+    return await catalog.create_customer(conn, p, body.model_dump())
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 async def get_customer(customer_id: str, conn: ConnDep, _p: Staff) -> dict[str, Any]:
-    return await fetch_by_id(conn, "customers", customer_id, "customer")
+    return found(await customers.get(conn, customer_id), "customer", customer_id)
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
@@ -84,18 +73,5 @@ async def update_customer(
     customer_id: str, body: CustomerPatch, conn: ConnDep, p: Staff
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "UPDATE customers SET name = coalesce(%s, name), sla_tier = coalesce(%s, sla_tier),"
-            " contacts = coalesce(%s, contacts) WHERE id = %s RETURNING *",
-            (
-                body.name,
-                body.sla_tier,
-                Jsonb(changes["contacts"]) if body.contacts is not None else None,
-                customer_id,
-            ),
-        )
-        row = found(row, "customer", customer_id)
-        await audit(conn, p, "update", "customer", customer_id, changes)
-    return row
+    row = await catalog.update_customer(conn, p, customer_id, changes)
+    return found(row, "customer", customer_id)

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from api.auth import Staff, StaffOrEngineer
-from api.deps import ConnDep, audit, fetch_by_id, fetch_one
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep
 from api.schemas import Body, Lat, Lon, Name
-from api.stock import DepotStockLine, StockIn, set_stock, stock_lines
+from api.stock import DepotStockLine, StockIn
 from models.messages import ID_PATTERN
+from services import stock
+from store import depots
+from store.stock import lines as stock_lines
 
 router = APIRouter(prefix="/api/v1/depots", tags=["depots"])
 
@@ -35,11 +38,11 @@ class DepotOut(BaseModel):
 
 @router.get("", response_model=Page[DepotOut])
 async def list_depots(conn: ConnDep, _p: StaffOrEngineer, page: PagingDep) -> dict[str, Any]:
-    return await fetch_page(conn, "SELECT * FROM depots", Where(), "id", page)
+    return await depots.page(conn, page)
 
 
 async def _depot(conn: ConnDep, depot_id: str) -> dict[str, Any]:
-    return await fetch_by_id(conn, "depots", depot_id, "depot")
+    return found(await depots.get(conn, depot_id), "depot", depot_id)
 
 
 @router.get("/{depot_id}", response_model=DepotOut)
@@ -50,20 +53,7 @@ async def get_depot(depot_id: str, conn: ConnDep, _p: StaffOrEngineer) -> dict[s
 @router.put("/{depot_id}", response_model=DepotOut)
 async def put_depot(depot_id: DepotId, body: DepotIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
     """Create the depot, or replace its name and position."""
-    async with conn.transaction():
-        before = await fetch_one(conn, "SELECT id FROM depots WHERE id = %s FOR UPDATE",
-                                 (depot_id,))
-        row = await fetch_one(
-            conn,
-            "INSERT INTO depots (id, name, lat, lon) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, lat = EXCLUDED.lat,"
-            " lon = EXCLUDED.lon RETURNING *",
-            (depot_id, body.name, body.lat, body.lon),
-        )
-        await audit(conn, p, "update" if before else "create", "depot", depot_id,
-                    body.model_dump(mode="json"))
-    assert row is not None
-    return row
+    return await stock.put_depot(conn, p, depot_id, body.model_dump())
 
 
 @router.get("/{depot_id}/stock", response_model=list[DepotStockLine])
@@ -80,4 +70,4 @@ async def set_depot_stock(
 ) -> list[dict[str, Any]]:
     """Restock (or count) one part at the depot (an unknown part: 422)."""
     await _depot(conn, depot_id)
-    return await set_stock(conn, p, "depot_stock", depot_id, part_id, body.qty)
+    return await stock.set_stock(conn, p, "depot_stock", depot_id, part_id, body.qty)

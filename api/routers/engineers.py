@@ -9,27 +9,18 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CurrentPrincipal, Staff, StaffOrEngineer, ensure_engineer_access
-from api.deps import ConnDep, audit, fetch_one, found
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep
 from api.schemas import Body, Ident, Lat, Lon, Name, Skill
-from api.stock import StockIn, StockLine, set_stock, stock_lines
+from api.stock import StockIn, StockLine
+from services import engineers as engineer_cases
+from services import stock
+from services.engineers import LUNCH
+from store import engineers
+from store.stock import lines as stock_lines
 
 router = APIRouter(prefix="/api/v1/engineers", tags=["engineers"])
 
-# `activity` is what the engineer is doing now: the most advanced open order's status.
-_SELECT = """
-    SELECT * FROM (SELECT e.*, coalesce((
-        SELECT o.status FROM work_orders o WHERE o.engineer_id = e.id
-          AND o.status IN ('assigned', 'accepted', 'en_route', 'on_site', 'in_progress',
-                           'waiting_parts')
-        ORDER BY array_position(ARRAY['on_site', 'in_progress', 'waiting_parts', 'en_route',
-                                      'accepted', 'assigned'], o.status) LIMIT 1),
-        CASE WHEN e.status = 'online' THEN 'idle' ELSE 'offline' END) AS activity
-    FROM engineers e) AS e
-"""
-
-
-LUNCH = ("lunch_earliest", "lunch_latest", "lunch_minutes")
 LUNCH_TOGETHER = "give lunch_earliest, lunch_latest and lunch_minutes together, or none of them"
 LunchMinutes = Annotated[int, Field(ge=1, le=240)]
 
@@ -125,39 +116,19 @@ async def list_engineers(  # noqa: PLR0917
     activity: str | None = None,
     skill: Skill | None = None,
 ) -> dict[str, Any]:
-    where = Where().eq("status", status).eq("activity", activity)
-    if skill:
-        where.add("%s = ANY(skills)", skill)
-    if not p.is_staff:  # an engineer lists only themself
-        where.add("id = %s", p.engineer_id or "")
-    return await fetch_page(conn, _SELECT, where, "id", page)
+    only = None if p.is_staff else (p.engineer_id or "")  # an engineer lists only themself
+    return await engineers.page(
+        conn, page, status=status, activity=activity, skill=skill, only=only
+    )
 
 
 @router.post("", response_model=EngineerOut, status_code=201)
 async def create_engineer(body: EngineerIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon,"
-            " lunch_earliest, lunch_latest, lunch_minutes)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                body.id,
-                body.name,
-                body.skills,
-                body.shift_start,
-                body.shift_end,
-                body.home_lat,
-                body.home_lon,
-                *body.lunch,
-            ),
-        )
-        await audit(conn, p, "create", "engineer", body.id, body.model_dump(mode="json"))
-    return await _engineer(conn, body.id)
+    return await engineer_cases.create_engineer(conn, p, body.model_dump())
 
 
 async def _engineer(conn: ConnDep, engineer_id: str) -> dict[str, Any]:
-    row = await fetch_one(conn, _SELECT + " WHERE id = %s", (engineer_id,))
-    return found(row, "engineer", engineer_id)
+    return found(await engineers.get(conn, engineer_id), "engineer", engineer_id)
 
 
 @router.get("/{engineer_id}", response_model=EngineerOut)
@@ -170,35 +141,11 @@ async def get_engineer(engineer_id: str, conn: ConnDep, p: CurrentPrincipal) -> 
 async def update_engineer(
     engineer_id: str, body: EngineerPatch, conn: ConnDep, p: Staff
 ) -> dict[str, Any]:
-    changes = body.model_dump(exclude_none=True, mode="json")
-    if body.lunch_sent:
-        changes |= body.model_dump(include=set(LUNCH), mode="json")
-    async with conn.transaction():
-        cur = await conn.execute(
-            "UPDATE engineers SET name = coalesce(%s, name), skills = coalesce(%s, skills),"
-            " shift_start = coalesce(%s, shift_start), shift_end = coalesce(%s, shift_end),"
-            " home_lat = coalesce(%s, home_lat), home_lon = coalesce(%s, home_lon),"
-            " status = coalesce(%s, status),"
-            " lunch_earliest = CASE WHEN %s THEN %s::time ELSE lunch_earliest END,"
-            " lunch_latest = CASE WHEN %s THEN %s::time ELSE lunch_latest END,"
-            " lunch_minutes = CASE WHEN %s THEN %s::integer ELSE lunch_minutes END"
-            " WHERE id = %s",
-            (
-                body.name,
-                body.skills,
-                body.shift_start,
-                body.shift_end,
-                body.home_lat,
-                body.home_lon,
-                body.status,
-                *(x for value in body.lunch for x in (body.lunch_sent, value)),
-                engineer_id,
-            ),
-        )
-        if cur.rowcount == 0:
-            raise HTTPException(404, f"engineer {engineer_id!r} not found")
-        await audit(conn, p, "update", "engineer", engineer_id, changes)
-    return await _engineer(conn, engineer_id)
+    row = await engineer_cases.update_engineer(
+        conn, p, engineer_id, body.model_dump(exclude_none=True, exclude=set(LUNCH)),
+        lunch=body.lunch if body.lunch_sent else None,
+    )
+    return found(row, "engineer", engineer_id)
 
 
 @router.get("/{engineer_id}/van-stock", response_model=list[StockLine])
@@ -215,15 +162,13 @@ async def set_van_stock(
     engineer_id: str, part_id: str, body: StockIn, conn: ConnDep, p: Staff
 ) -> list[dict[str, Any]]:
     """Restock (or count) one part in the engineer's van."""
-    return await set_stock(conn, p, "van_stock", engineer_id, part_id, body.qty)
+    return await stock.set_stock(conn, p, "van_stock", engineer_id, part_id, body.qty)
 
 
 @router.get("/{engineer_id}/position", response_model=PositionOut)
 async def get_position(engineer_id: str, conn: ConnDep, p: CurrentPrincipal) -> dict[str, Any]:
     ensure_engineer_access(p, engineer_id)
-    row = await fetch_one(
-        conn, "SELECT * FROM engineer_last_position WHERE engineer_id = %s", (engineer_id,)
-    )
+    row = await engineers.last_position(conn, engineer_id)
     if row is None:
         raise HTTPException(404, f"no position known for engineer {engineer_id!r}")
     return row

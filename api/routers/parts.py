@@ -9,9 +9,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.auth import Staff, StaffOrEngineer
-from api.deps import ConnDep, audit, fetch_by_id, fetch_one, found
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep
 from api.schemas import Body, Ident, Name
+from services import catalog
+from store import parts
 
 router = APIRouter(prefix="/api/v1/parts", tags=["parts"])
 
@@ -40,38 +42,20 @@ class PartOut(BaseModel):
 
 @router.get("", response_model=Page[PartOut])
 async def list_parts(conn: ConnDep, _p: StaffOrEngineer, page: PagingDep) -> dict[str, Any]:
-    return await fetch_page(conn, "SELECT * FROM parts", Where(), "id", page)
+    return await parts.page(conn, page)
 
 
 @router.post("", response_model=PartOut, status_code=201)
 async def create_part(body: PartIn, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO parts (id, name, unit_cost, low_stock_threshold) VALUES (%s, %s, %s, %s)"
-            " RETURNING *",
-            (body.id, body.name, body.unit_cost, body.low_stock_threshold),
-        )
-        await audit(conn, p, "create", "part", body.id, body.model_dump(mode="json"))
-    assert row is not None
-    return row
+    return await catalog.create_part(conn, p, body.model_dump())
 
 
 @router.get("/{part_id}", response_model=PartOut)
 async def get_part(part_id: str, conn: ConnDep, _p: StaffOrEngineer) -> dict[str, Any]:
-    return await fetch_by_id(conn, "parts", part_id, "part")
+    return found(await parts.get(conn, part_id), "part", part_id)
 
 
 @router.patch("/{part_id}", response_model=PartOut)
 async def update_part(part_id: str, body: PartPatch, conn: ConnDep, p: Staff) -> dict[str, Any]:
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "UPDATE parts SET name = coalesce(%s, name), unit_cost = coalesce(%s, unit_cost),"
-            " low_stock_threshold = coalesce(%s, low_stock_threshold) WHERE id = %s RETURNING *",
-            (body.name, body.unit_cost, body.low_stock_threshold, part_id),
-        )
-        row = found(row, "part", part_id)
-        changes = body.model_dump(exclude_none=True, mode="json")
-        await audit(conn, p, "update", "part", part_id, changes)
-    return row
+    row = await catalog.update_part(conn, p, part_id, body.model_dump(exclude_none=True))
+    return found(row, "part", part_id)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.auth import Admin
-from api.deps import ConnDep, audit, fetch_by_id, fetch_one
-from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
+from api.deps import ConnDep, found
+from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Name
-from store.tokens import hash_token, new_token
+from services import accounts
+from store import audit, users
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 Role = Literal["admin", "dispatcher", "engineer", "customer", "device"]
@@ -58,45 +59,24 @@ class AuditOut(BaseModel):
 
 @router.post("/users", response_model=UserOut, status_code=201)
 async def create_user(body: UserIn, conn: ConnDep, p: Admin) -> dict[str, Any]:
-    if body.role == "engineer" and not body.engineer_id:
-        raise HTTPException(422, "an engineer user needs engineer_id")
-    if body.role == "customer" and not body.customer_id:
-        raise HTTPException(422, "a customer user needs customer_id")
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO users (id, name, role, engineer_id, customer_id)"
-            " VALUES (%s, %s, %s, %s, %s) RETURNING *",
-            (body.id, body.name, body.role, body.engineer_id, body.customer_id),
-        )
-        await audit(conn, p, "create", "user", body.id, body.model_dump())
-    assert row is not None
-    return row
+    return await accounts.create_user(conn, p, body.model_dump())
 
 
 @router.get("/users", response_model=Page[UserOut])
 async def list_users(
     conn: ConnDep, _p: Admin, page: PagingDep, role: Role | None = None
 ) -> dict[str, Any]:
-    return await fetch_page(conn, "SELECT * FROM users", Where().eq("role", role), "id", page)
+    return await users.page(conn, page, role=role)
 
 
 @router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201)
 async def create_token(
     user_id: str, conn: ConnDep, p: Admin, body: TokenIn | None = None
 ) -> dict[str, Any]:
-    user = await fetch_by_id(conn, "users", user_id, "user")
-    days = body.expires_in_days if body else None
-    expires = datetime.now(UTC) + timedelta(days=days) if days else None
-    token = new_token()
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO api_tokens (token_hash, user_id, role, expires_at)"
-            " VALUES (%s, %s, %s, %s)",
-            (hash_token(token), user_id, user["role"], expires),
-        )
-        await audit(conn, p, "create_token", "user", user_id, {"expires_at": str(expires)})
-    return {"token": token, "user_id": user_id, "role": user["role"], "expires_at": expires}
+    user = found(await users.get(conn, user_id), "user", user_id)
+    return await accounts.create_token(
+        conn, p, user, expires_in_days=body.expires_in_days if body else None
+    )
 
 
 @router.get("/audit", response_model=Page[AuditOut], tags=["audit"])
@@ -110,12 +90,6 @@ async def list_audit(  # noqa: PLR0917
     entity_id: str | None = None,
     action: Ident | None = None,
 ) -> dict[str, Any]:
-    where = (
-        Where()
-        .eq("actor", actor)
-        .eq("entity", entity)
-        .eq("entity_id", entity_id)
-        .eq("action", action)
-        .within("ts", rng)
+    return await audit.page(
+        conn, page, rng, actor=actor, entity=entity, entity_id=entity_id, action=action
     )
-    return await fetch_page(conn, "SELECT * FROM audit_log", where, "id DESC", page)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,9 +9,11 @@ from fastapi import APIRouter, HTTPException, Path
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from api.auth import Admin
-from api.deps import ConnDep, audit, fetch_one
-from api.listing import Page, PagingDep, Where, fetch_page
+from api.deps import ConnDep
+from api.listing import Page, PagingDep
 from api.schemas import Body
+from services import accounts
+from store import webhooks
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 HookId = Path(ge=1, le=2**62)
@@ -59,37 +60,21 @@ class DeliveryOut(BaseModel):
 
 @router.post("", response_model=WebhookOut, status_code=201)
 async def create_webhook(body: WebhookIn, conn: ConnDep, p: Admin) -> dict[str, Any]:
-    secret = body.secret or secrets.token_urlsafe(32)
-    async with conn.transaction():
-        row = await fetch_one(
-            conn,
-            "INSERT INTO webhooks (url, event_types, secret) VALUES (%s, %s, %s) RETURNING *",
-            (str(body.url), body.event_types, secret),
-        )
-        assert row is not None
-        await audit(conn, p, "create", "webhook", str(row["id"]),
-                    {"url": str(body.url), "event_types": body.event_types})
-    return row
+    return await accounts.create_webhook(
+        conn, p, url=str(body.url), event_types=body.event_types, secret=body.secret
+    )
 
 
 @router.get("", response_model=Page[WebhookOut])
 async def list_webhooks(conn: ConnDep, _p: Admin, page: PagingDep) -> dict[str, Any]:
-    return await fetch_page(
-        conn, "SELECT id, url, event_types, active, created_at FROM webhooks",
-        Where().add("active"), "id", page,
-    )
+    return await webhooks.page(conn, page)
 
 
 @router.delete("/{webhook_id}", status_code=204)
 async def delete_webhook(conn: ConnDep, p: Admin, webhook_id: int = HookId) -> None:
     """Deactivates the webhook (its delivery log is kept)."""
-    async with conn.transaction():
-        cur = await conn.execute(
-            "UPDATE webhooks SET active = false WHERE id = %s AND active", (webhook_id,)
-        )
-        if cur.rowcount == 0:
-            raise HTTPException(404, f"webhook {webhook_id} not found")
-        await audit(conn, p, "delete", "webhook", str(webhook_id))
+    if not await accounts.delete_webhook(conn, p, webhook_id):
+        raise HTTPException(404, f"webhook {webhook_id} not found")
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryOut])
@@ -100,7 +85,6 @@ async def list_deliveries(
     webhook_id: int = HookId,
     delivered: bool | None = None,
 ) -> dict[str, Any]:
-    if await fetch_one(conn, "SELECT 1 AS x FROM webhooks WHERE id = %s", (webhook_id,)) is None:
+    if not await webhooks.exists(conn, webhook_id):
         raise HTTPException(404, f"webhook {webhook_id} not found")
-    where = Where().eq("webhook_id", webhook_id).eq("delivered", delivered)
-    return await fetch_page(conn, "SELECT * FROM webhook_deliveries", where, "id DESC", page)
+    return await webhooks.deliveries(conn, page, webhook_id, delivered=delivered)

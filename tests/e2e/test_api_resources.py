@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from tests.e2e.conftest import Stack
@@ -132,3 +135,49 @@ def test_users_tokens_and_audit(stack: Stack) -> None:
         actions = [(e["actor"], e["action"]) for e in log["items"]]
         assert (user, "update") in actions and ("admin", "create") in actions
         assert log["items"][0]["details"]["name"] == "Acme 2"
+
+
+def test_each_change_leaves_one_audit_row_and_a_refused_one_none(stack: Stack) -> None:
+    """Every change is stored with its audit row (one transaction, services.audited):
+    the row carries what was sent; a change that finds nothing or is refused leaves none."""
+    w = make_world(stack, engineers=1)
+    eng = w.engineers[0]
+
+    def rows(api: httpx.Client, entity: str, entity_id: str) -> list[dict[str, Any]]:
+        page = ok(api.get("/api/v1/audit",
+                          params={"entity": entity, "entity_id": entity_id, "limit": 500}))
+        return page["items"]  # type: ignore[no-any-return]
+
+    with stack.api() as api:
+        (created,) = rows(api, "asset", w.asset)
+        assert created["action"] == "create" and created["actor"] == "admin"
+        assert created["details"]["installed_on"] == "2024-05-01"  # a date, as JSON
+        assert created["details"]["role"] == "admin"
+        (part,) = rows(api, "part", w.part)
+        assert part["details"]["unit_cost"] == "12.50"  # a Decimal, as JSON
+
+        ok(api.patch(f"/api/v1/assets/{w.asset}", json={"serial": "SN-9"}))
+        assert_error(api.patch(f"/api/v1/assets/{w.asset}", json={"site_id": "no-such-site"}),
+                     422)
+        assert_error(api.patch("/api/v1/assets/no-such-asset", json={"serial": "x"}), 404)
+        updates = [r for r in rows(api, "asset", w.asset) if r["action"] == "update"]
+        assert [r["details"].get("serial") for r in updates] == ["SN-9"]
+        assert rows(api, "asset", "no-such-asset") == []
+
+        lunch = {"lunch_earliest": "12:00:00", "lunch_latest": "13:00:00", "lunch_minutes": 30}
+        ok(api.patch(f"/api/v1/engineers/{eng}", json={"name": "Ann", **lunch}))
+        ok(api.patch(f"/api/v1/engineers/{eng}", json={"status": "offline"}))
+        newest, older = [r["details"] for r in rows(api, "engineer", eng)][:2]
+        assert {k: older[k] for k in lunch} == lunch and older["name"] == "Ann"
+        assert newest["status"] == "offline" and not set(lunch) & set(newest)
+
+        hook = ok(api.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook",
+                                                     "event_types": ["alert"]}), 201)
+        assert hook["secret"]
+        ok(api.delete(f"/api/v1/webhooks/{hook['id']}"), 204)
+        assert_error(api.delete(f"/api/v1/webhooks/{hook['id']}"), 404)
+        actions = [r["action"] for r in rows(api, "webhook", str(hook["id"]))]
+        assert actions == ["delete", "create"]  # newest first; the refused delete: none
+
+        assert_error(api.post("/api/v1/alerts/999999999/acknowledge"), 404)
+        assert rows(api, "alert", "999999999") == []

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
-from streams.alerts import AlertConfig, AlertProcessor, RuleBook, RuleSyntaxError, parse_rule
+from models.rules import RuleBook, RuleSyntaxError, parse_rule
+from streams.alerts import AlertConfig, AlertProcessor
 
 T0 = 1_700_000_000_000
 

@@ -54,3 +54,16 @@ def test_spike_is_immediate_and_drift_takes_time() -> None:
     f = drift.start_fault(0, "drift", T0)
     assert s.detectable_ms < f.detectable_ms
     assert s.detectable_ms == T0 + 60_000  # "temperature > 48 for 60s"
+
+
+@pytest.mark.parametrize("kind", ["drift", "spike"])
+def test_a_backlog_read_after_the_onset_is_healthy_before_it(kind: str) -> None:
+    """The runner may read a late device's backlog after a fault started (a slow step at
+    60x): readings dated before the onset must not show the fault, or the platform's
+    alert would predate the fault it reports."""
+    d = device()
+    rule = d.model.rule_specs()[0]
+    d.start_fault(0, kind, T0 + 600_000)
+    before = [d.reading(T0 + i * 10_000)[rule.metric] for i in range(60)]
+    assert all(v < rule.threshold for v in before)
+    assert d.reading(T0 + 600_000 + DRIFT_RAMP_S * 1000)[rule.metric] > rule.threshold

@@ -39,6 +39,7 @@ def test_one_order_per_fault_is_clean() -> None:
     assert r["sla_compliance"] == 0.5
     assert r["eta_mae_s"] is None
     assert r["detail"]["faults_without_order"] == []
+    assert r["orders_still_open"] == {}
 
 
 def test_duplicates_missing_and_stray_orders() -> None:
@@ -46,13 +47,19 @@ def test_duplicates_missing_and_stray_orders() -> None:
                   faults=[fault("f1", "a1", T0, T0 + 30 * MIN), fault("f2", "a2", T0)])
     orders = [order("o1", "a1", T0 + MIN), order("o1b", "a1", T0 + 2 * MIN, status="new"),
               order("late", "a1", T0 + 40 * MIN),  # after the heal: not this fault's
-              order("other", "a2", T0 + MIN, fault_type="door_fault")]
+              order("other", "a2", T0 + MIN, fault_type="door_fault"),
+              order("gone", "a2", T0 + MIN, status="cancelled", fault_type="door_fault"),
+              order("busy", "a2", T0 + 3 * MIN, status="in_progress", fault_type="door_fault")]
     r = compute_report(truth, orders, [])
     assert r["duplicate_orders"] == 1
     assert r["detail"]["faults_without_order"] == ["f2"]
-    assert sorted(r["detail"]["orders_not_from_a_fault"]) == ["late", "other"]
-    assert r["detail"]["orders_not_closed"] == {"o1b": "new"}
+    assert sorted(r["detail"]["orders_not_from_a_fault"]) == ["busy", "gone", "late", "other"]
+    assert r["detail"]["orders_not_closed"] == {"o1b": "new", "gone": "cancelled",
+                                                "busy": "in_progress"}
     assert r["orders_closed"] == 3
+    # cancelled is final; what the drain left open is counted apart, by state
+    assert r["orders_still_open"] == {"new": 1, "in_progress": 1}
+    assert "orders_still_open        new 1, in_progress 1" in format_table(r)
 
 
 def test_checkin_must_match_engineer_site_and_time() -> None:

@@ -56,9 +56,13 @@ def _others(fences: list[Fence], me: Fence) -> list[Fence]:
 
 
 def make_trace(
-    seed: int, visits: int = 3, max_delay_s: float = 60.0, start_ms: int = 1_700_000_000_000
+    seed: int, visits: int = 3, max_delay_s: float = 60.0, start_ms: int = 1_700_000_000_000,
+    *, sparse: bool = False, with_speed: bool = True,
 ) -> Trace:
+    """``sparse``: a phone that reports every 60-180 s, leaves each site at 30-60 km/h, and
+    half the time stops reporting after its first fix 500 m out of its last site."""
     rng = random.Random(seed)
+    interval = (60.0, 180.0) if sparse else (27.0, 33.0)
     eid = f"eng-{seed}"
     fences: list[Fence] = []
     truth: list[TruthEvent] = []
@@ -122,7 +126,7 @@ def make_trace(
         away = offset_m(*site, rng.uniform(-1500, 1500), rng.uniform(-1500, 1500))
         while haversine_m(*away, *site) < 800 or not _far_from(away, fences, 400):
             away = offset_m(*site, rng.uniform(-1500, 1500), rng.uniform(-1500, 1500))
-        go(away, speed)
+        go(away, rng.uniform(30 / 3.6, 60 / 3.6) if sparse else speed)
         stops.append(Fence("stop", away[0], away[1], 0))
         iv = fence.segment_inside(legs[-1].a, legs[-1].b)
         assert iv is not None
@@ -154,10 +158,21 @@ def make_trace(
         else:
             lat, lon = offset_m(lat, lon, rng.gauss(0, 15), rng.gauss(0, 15))
         ts = start_ms + int(sample_t * 1000)
-        positions.append(Position(engineer_id=eid, ts=ts, lat=lat, lon=lon, accuracy_m=acc))
+        moving = leg.t1 > leg.t0 and leg.a != leg.b
+        speed = (haversine_m(*leg.a, *leg.b) / (leg.t1 - leg.t0) * rng.uniform(0.9, 1.1)
+                 if moving else rng.uniform(0, 0.5))  # phones report the GPS speed
+        positions.append(Position(engineer_id=eid, ts=ts, lat=lat, lon=lon, accuracy_m=acc,
+                                  speed_mps=speed if with_speed else None))
         if rng.random() < 0.02:
             positions.append(positions[-1])
-        sample_t += rng.uniform(27, 33)
+        sample_t += rng.uniform(*interval)
+    if sparse and not edge_sites and truth and rng.random() < 0.5:
+        # the app stops tracking once the engineer is well on the way (its first fix
+        # 500 m out after the last exit is the last one)
+        last = next(f for f in fences if f.site_id == truth[-1].site_id)
+        gone = next((p.ts for p in positions if p.ts > truth[-1].ts and (p.accuracy_m or 0) < 100
+                     and haversine_m(p.lat, p.lon, last.lat, last.lon) > 500), None)
+        positions = [p for p in positions if gone is None or p.ts <= gone]
     delays = [rng.uniform(0, max_delay_s * 1000) for _ in positions]
     order = sorted(range(len(positions)), key=lambda i: positions[i].ts + delays[i])
     return Trace(eid, fences, [positions[i] for i in order], truth, edge_sites, pass_sites)
