@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -36,23 +38,39 @@ def three_stack() -> Iterator[Stack]:
 
 
 class OfflineWatch(threading.Thread):
-    """Every second: engineers that were online and are now offline (while the run goes)."""
+    """Every second: when each engineer that was online was first seen offline again (the
+    simulator logs its engineers off through the API when it stops)."""
 
     def __init__(self, stack: Stack) -> None:
         super().__init__(daemon=True)
         self.stack = stack
         self.online_seen: set[str] = set()
-        self.went_offline: set[str] = set()
+        self.offline_at: dict[str, float] = {}
         self.stop = threading.Event()
+
+    def poll(self) -> None:
+        for eid, status in query(self.stack.database_url, "SELECT id, status FROM engineers"):
+            if status == "online":
+                self.online_seen.add(eid)
+            elif eid in self.online_seen:
+                self.offline_at.setdefault(eid, time.time())
 
     def run(self) -> None:
         while not self.stop.is_set():
-            for eid, status in query(self.stack.database_url, "SELECT id, status FROM engineers"):
-                if status == "online":
-                    self.online_seen.add(eid)
-                elif eid in self.online_seen:
-                    self.went_offline.add(eid)
+            self.poll()
             time.sleep(1.0)
+
+
+def marked_offline(logs: Path) -> list[tuple[str, float]]:
+    """(engineer, wall time) of every offline decision of the stream workers (presence)."""
+    out = []
+    for f in logs.glob("worker-*.log"):
+        for line in f.read_text(errors="replace").splitlines():
+            m = re.match(r"\[(\S+ \S+)\] .* engineer (\S+) is offline", line)
+            if m:
+                when = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").astimezone()
+                out.append((m[2], when.timestamp()))
+    return out
 
 
 def _pid(stack: Stack, name: str) -> int:
@@ -83,6 +101,7 @@ def test_three_workers_one_late_one_killed_simulated_day_is_exact(
     finally:
         watch.stop.set()
         watch.join(10)
+        watch.poll()  # the simulator logged its engineers off as it stopped
         if sim.poll() is None:
             sim.kill()
         if late is not None and late.poll() is None:
@@ -125,9 +144,12 @@ def test_three_workers_one_late_one_killed_simulated_day_is_exact(
                                 " completed_at < to_timestamp(%s)", (ended - 300,))]
     assert left, "no engineer finished early enough to show a check-out"
     assert {o: exits.get(o, 0) for o in left} == dict.fromkeys(left, 1), visits
-    # nobody marked offline while reporting
+    # nobody marked offline by the platform while reporting: every offline decision of
+    # the workers came after the simulator had logged that engineer off (its end)
     assert watch.online_seen, "no engineer was ever online"
-    assert watch.went_offline == set(), watch.went_offline
+    early = [(e, t) for e, t in marked_offline(stack.home / "logs")
+             if t < watch.offline_at.get(e, float("inf")) - 1.0]
+    assert early == [], (early, watch.offline_at)
     # rows stored = valid messages published
     stored = query(stack.database_url, "SELECT (SELECT count(*) FROM positions)"
                    " + (SELECT count(*) FROM readings)")[0][0]
