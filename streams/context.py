@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from streams.state import PositionsState, ReadingsState
 from streams.watermark import PartitionStates
 
 T = TypeVar("T")
+log = logging.getLogger("fieldflow.streams.context")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class WorkerContext:
     _pool: AsyncConnectionPool | None = None
     _publisher: StreamPublisher | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _report_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def create(cls, s: Settings) -> WorkerContext:
@@ -100,15 +103,22 @@ class WorkerContext:
                    default=None)
 
     def report_assignment(self) -> None:
-        """Write this worker's pid and partitions where ``fieldflow status`` reads them."""
-        d = self.settings.run_dir / "workers"
-        d.mkdir(parents=True, exist_ok=True)
-        info = {"name": self.name, "pid": os.getpid(),
-                "partitions": {"telemetry.positions": self.positions.partitions(),
-                               "telemetry.readings": self.readings.partitions()}}
-        tmp = d / f".{self.name}.json.tmp"
-        tmp.write_text(json.dumps(info))
-        tmp.replace(d / f"{self.name}.json")
+        """Write this worker's pid and partitions where ``fieldflow status`` reads them.
+
+        Called from both consumers' assignment callbacks (two threads): one at a time, and
+        a failure to write is logged, never raised into the consumer."""
+        with self._report_lock:
+            d = self.settings.run_dir / "workers"
+            info = {"name": self.name, "pid": os.getpid(),
+                    "partitions": {"telemetry.positions": self.positions.partitions(),
+                                   "telemetry.readings": self.readings.partitions()}}
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                tmp = d / f".{self.name}.{threading.get_ident()}.json.tmp"
+                tmp.write_text(json.dumps(info))
+                tmp.replace(d / f"{self.name}.json")
+            except OSError as exc:
+                log.warning("could not report this worker's partitions: %s", exc)
 
 
 ctx = WorkerContext.create(get_settings())

@@ -44,6 +44,7 @@ class HasWatermark(Protocol):
 
 S = TypeVar("S", bound=HasWatermark)
 Batch = dict[int, list[Message]]
+CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -98,8 +99,7 @@ class PartitionedConsumer(Generic[S]):
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [tp.partition for tp in partitions]
-        self._snapshot(consumer, lost, drop=True)
-        consumer.unassign()
+        self._snapshot(consumer, lost, drop=True)  # the client unassigns them after this
         log.info("%s: revoked %s (snapshotted)", self.topic, lost)
         self.on_assignment()
 
@@ -134,7 +134,11 @@ class PartitionedConsumer(Generic[S]):
                 await asyncio.sleep(1)
             finally:
                 self.states.owned.clear()
-                await asyncio.to_thread(consumer.close)
+                try:  # a close that hangs must not stop the consumer for good
+                    await asyncio.wait_for(asyncio.to_thread(consumer.close), CLOSE_TIMEOUT_S)
+                except TimeoutError:
+                    log.error("%s: consumer did not close in %.0f s; starting a new one",
+                              self.topic, CLOSE_TIMEOUT_S)
                 self.on_assignment()
 
     async def _loop(self, consumer: Consumer) -> None:
