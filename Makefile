@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 DEMO_FLAGS ?= --simulate
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-unit test-e2e lint clean
+.PHONY: demo test test-unit test-e2e test-timescale lint clean timescale
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 is required (python3.11 not found)"; exit 1; }
@@ -27,6 +27,16 @@ test-unit: $(STAMP)
 
 test-e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+# TimescaleDB from vendor/timescaledb into the venv's embedded PostgreSQL (cmake + a C
+# compiler; ~1 min on 2 cores, cached under ~/.cache/timescaledb-build).
+timescale: $(STAMP)
+	$(VENV)/bin/fieldflow timescale install
+
+# The telemetry, KPI and stream e2e tests on TimescaleDB (after `make timescale`).
+TIMESCALE_TESTS ?= tests/e2e/test_rollups.py tests/e2e/test_streams.py
+test-timescale: $(STAMP)
+	$(PY) -m pytest --db-flavor=timescale $(TIMESCALE_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,21 +10,30 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.httpingest import HttpIngest
+from api.inbox import InboxHub
 from api.live import Hub
 from api.publisher import ApiPublisher
+from api.records import RecordProducer
 from api.routers import (
     alerts,
     asset_models,
     assets,
+    attachments,
     customers,
     depots,
     dispatch,
+    engineer_app,
     engineers,
+    enrolment,
+    ingest,
+    jobs,
     kpis,
     live,
     pages,
     parts,
     sites,
+    telemetry,
     users,
     webhooks,
     work_order_items,
@@ -33,6 +42,7 @@ from api.routers import (
 from api.routers.pages import STATIC
 from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
+from store.blobs import open_blobs
 from store.db import open_pool
 
 ROUTERS = (
@@ -41,17 +51,23 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    enrolment,
     parts,
     depots,
     work_orders,
     work_order_items,
+    attachments,
     dispatch,
     alerts,
     kpis,
+    telemetry,
     users,
     webhooks,
     live,
+    ingest,
     pages,
+    jobs,
+    engineer_app,
 )
 
 
@@ -64,16 +80,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.publisher = ApiPublisher(s)
+        app.state.records = RecordProducer(s)
+        app.state.http_ingest = HttpIngest(s, app.state.records)
+        app.state.blobs = open_blobs(s)
         app.state.hub = Hub(s)
         app.state.hub.start()
+        app.state.inbox = InboxHub(s)
+        app.state.inbox.start()
         app.state.webhooks = WebhookDispatcher(s, app.state.pool)
         app.state.webhooks.start()
         try:
             yield
         finally:
             await app.state.webhooks.stop()
+            app.state.inbox.stop()
             app.state.hub.stop()
             app.state.publisher.close()
+            app.state.records.close()
             await app.state.pool.close()
 
     app = FastAPI(

@@ -7,8 +7,10 @@ import sys
 
 BENCHES = {
     "ingest": "MQTT -> bridge -> Kafka: sustained msgs/s, p50/p99 latency, loss",
+    "http-ingest": "POST /api/v1/positions (batched) -> PostgreSQL: positions/s, p99, loss",
     "streams": "MQTT -> ... -> PostgreSQL: readings/s per worker, p50/p99 to stored and to order",
     "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
+    "store": "readings on TimescaleDB vs plain PostgreSQL: MB per million, 30-day query ms",
     "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
 }
 
@@ -25,6 +27,6 @@ def main(argv: list[str] | None = None) -> int:
         from stack.settings import get_settings
 
         rest += ["--out-dir", str(get_settings().home_dir / "bench")]
-    module = importlib.import_module(f"bench.{args[0]}")
+    module = importlib.import_module(f"bench.{args[0].replace('-', '_')}")
     result: int = module.main(rest)
     return result

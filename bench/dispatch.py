@@ -3,8 +3,8 @@ of real-time assignment for 50/200/1,000 engineers.
 
 Run: ``python -m bench.dispatch --instances C101,R101 --time-limit 30`` (or
 ``fieldflow bench dispatch ...``). Prints a table and a one-line summary, and saves
-JSON + a PNG bar plot of gaps under ``--out-dir``. PyVRP is an optional bench-only
-extra (``pip install pyvrp``); without it those columns are null.
+JSON + a PNG bar plot of gaps under ``--out-dir``. PyVRP comes with the ``dev``
+extra (``make test`` installs it); without it those columns are null.
 """
 
 from __future__ import annotations

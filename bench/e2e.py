@@ -56,6 +56,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     with embedded_stack("e2e") as (status, started):
         db, kafka = status["database_url"], status["kafka_bootstrap"]
+        database = (f"TimescaleDB {status['timescaledb']}" if status.get("timescaledb")
+                    else "plain PostgreSQL")
+        print(f"bench e2e: database flavour: {database}", flush=True)
         host, port = mqtt_address(status)
         prefix = f"be-{uuid.uuid4().hex[:6]}"
         fleet = seed_fleet(db, prefix, args.devices, args.phones)
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     elapsed = max(1e-9, (lat["last_stored_ms"] or 0) / 1000 - t_first)
     wo_summary = latency_summary(list(wo.values()))
     return {
+        "database": database,
         "msgs_per_s": round(stored / elapsed, 1),
         "p50_ms": lat["p50_ms"],
         "p95_ms": lat["p95_ms"],
@@ -177,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     r = run(args)
     wo = r["work_order"]
     print_table(
-        f"{args.devices} devices + {args.phones} phones, MQTT -> PostgreSQL, {args.duration:g} s",
+        f"{args.devices} devices + {args.phones} phones, MQTT -> {r['database']},"
+        f" {args.duration:g} s",
         [
             ("published (PUBACKed)", f"{r['published']:,}"),
             ("stored (distinct)", f"{r['stored']:,}"),
@@ -200,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         header=("process", "CPU %", "RSS MB"),
     )
     print(f"  reference: {REFERENCE}")
-    headline = {k: r[k] for k in ("msgs_per_s", "p50_ms", "p95_ms", "p99_ms", "lost", "processes")}
+    headline = {k: r[k] for k in ("database", "msgs_per_s", "p50_ms", "p95_ms", "p99_ms", "lost",
+                                  "processes")}
     for path in write_outputs(
         "e2e", r, headline, json_path=args.json, out_dir=args.out_dir, plot=plot
     ):
@@ -208,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "no loss" if r["lost"] == 0 else f"LOST {r['lost']}"
     cpu = sum(v["cpu_pct"] for v in r["processes"].values())
     print(
-        f"e2e: {r['msgs_per_s']:,.0f} msgs/s sustained, p50 {r['p50_ms']:.0f} ms p95 "
+        f"e2e ({r['database']}): {r['msgs_per_s']:,.0f} msgs/s sustained,"
+        f" p50 {r['p50_ms']:.0f} ms p95 "
         f"{r['p95_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms, work order p99 {wo['p99_ms']:.0f} ms,"
         f" {verdict}, {cpu:.0f}% CPU in all" + ("" if not math.isnan(r["p99_ms"]) else " (no data)")
     )

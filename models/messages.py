@@ -27,6 +27,7 @@ METRIC_NAME_RE = re.compile(METRIC_NAME_PATTERN)  # fullmatch: "$" alone lets a 
 class Source(StrEnum):
     NATIVE = "native"
     OWNTRACKS = "owntracks"
+    TRACCAR = "traccar"  # Traccar Client (OsmAnd protocol) over HTTP
     SPARKPLUG = "sparkplug"
     SIMULATOR = "simulator"
     API = "api"

@@ -1,8 +1,8 @@
 """Checklist answers for a work order: validated against the order type's template.
 
 Item kinds: ``checkbox`` (bool), ``number`` (within the item's ``min``/``max``),
-``photo`` and ``signature`` (a reference to the stored file with the time and GPS
-position it was taken). Required items gate completion
+``photo`` and ``signature`` (the id of an attachment of the same order and kind, see
+``services.checklist_files``). Required items gate completion
 (``services.workorders.checklist_complete``).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from models.timeutil import parse_ts_ms
 from models.workorder import DomainError
+from services.checklist_files import FILE_KINDS, attachment_id_of, resolve
 from store.sql import fetch_all, fetch_one
 
 CLOSED_FOR_EDIT = frozenset({"signed_off", "closed", "cancelled"})
@@ -47,20 +47,8 @@ def validate_answer(item: dict[str, Any], value: Any) -> Any:
         if high is not None and value > high:
             raise InvalidAnswer(f"{label}: {value} is above the maximum {high}")
         return value
-    if kind in ("photo", "signature"):
-        if not isinstance(value, dict):
-            raise InvalidAnswer(f"{label}: a {kind} needs {{ref, taken_at, lat, lon}}")
-        ref, lat, lon = value.get("ref"), value.get("lat"), value.get("lon")
-        if not isinstance(ref, str) or not ref.strip() or len(ref) > 500 or "\x00" in ref:
-            raise InvalidAnswer(f"{label}: 'ref' (the stored file reference) is required")
-        try:
-            taken_ms = parse_ts_ms(value.get("taken_at"))
-        except ValueError as exc:
-            raise InvalidAnswer(f"{label}: taken_at: {exc}") from None
-        for name, v, bound in (("lat", lat, 90), ("lon", lon, 180)):
-            if isinstance(v, bool) or not isinstance(v, int | float) or not -bound <= v <= bound:
-                raise InvalidAnswer(f"{label}: {name} must be a number within ±{bound}")
-        return {"ref": ref, "taken_at": taken_ms, "lat": lat, "lon": lon}
+    if kind in FILE_KINDS:  # the attachment is checked against the order in save_answers
+        return {"attachment_id": attachment_id_of(label, str(kind), value)}
     raise InvalidAnswer(f"{label}: unknown item kind {kind!r}")
 
 
@@ -114,6 +102,8 @@ async def save_answers(
                 f"{item_id!r} is not an item of the {order['order_type']} checklist"
             )
         clean[item_id] = validate_answer(items[item_id], value)
+        if items[item_id].get("kind") in FILE_KINDS:
+            clean[item_id] = await resolve(conn, order, items[item_id], value)
     async with conn.transaction():
         for item_id, value in clean.items():
             await conn.execute(

@@ -69,12 +69,16 @@ async def use_part(
     conn: AsyncConnection[Any],
     publisher: Publisher,
     engineer_id: str | None = None,
+    ts_ms: int | None = None,
 ) -> dict[str, Any]:
-    """Record ``qty`` of ``part_id`` used on ``order``; returns the usage row + stock left."""
+    """Record ``qty`` of ``part_id`` used on ``order``; returns the usage row + stock left.
+
+    ``ts_ms`` is when the engineer used it (a phone syncing later); a repeat of the same
+    use (order, part, qty, engineer and ``ts_ms``) returns the first one, taking nothing."""
     engineer = engineer_id or order["engineer_id"]
     if not engineer:
         raise NoEngineer("the order has no engineer whose van stock could be used")
-    ts = to_datetime(now_ms())
+    ts = to_datetime(ts_ms or now_ms())
     alert: AlertEvent | None = None
     async with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
@@ -84,6 +88,16 @@ async def use_part(
             (engineer, part_id),
         )
         stock = await cur.fetchone()
+        if ts_ms is not None:  # under the van row's lock: a repeat cannot race the first
+            await cur.execute(
+                "SELECT * FROM work_order_parts WHERE work_order_id = %s AND part_id = %s"
+                " AND qty = %s AND engineer_id = %s AND used_at = %s ORDER BY id LIMIT 1",
+                (order["id"], part_id, qty, engineer, ts),
+            )
+            repeat = await cur.fetchone()
+            if repeat is not None:
+                return {**repeat, "stock_left": stock["qty"] if stock else 0,
+                        "low_stock_alert": False}
         if stock is None or stock["qty"] < qty:
             have = stock["qty"] if stock else 0
             raise OutOfStock(f"van of {engineer} holds {have} of {part_id!r}, {qty} needed")

@@ -136,6 +136,15 @@ class Api:
             return list(data["items"])
         return _items(data)
 
+    def upload(self, work_order_id: str, kind: str, data: bytes, *, captured_at: str,
+               lat: float, lon: float) -> str:
+        """Upload a file to the order (multipart); the attachment's id."""
+        out: dict[str, Any] = self._ok(
+            "POST", f"/work-orders/{work_order_id}/attachments", "/work-orders/{id}/attachments",
+            files={"file": (f"{kind}.png", data, "image/png")},
+            data={"kind": kind, "captured_at": captured_at, "lat": str(lat), "lon": str(lon)})
+        return str(out["id"])
+
     def answer_checklist(self, work_order_id: str, answers: dict[str, Any]) -> None:
         self._ok("PUT", f"/work-orders/{work_order_id}/checklist",
                  "/work-orders/{id}/checklist", json={"answers": answers})

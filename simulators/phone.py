@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import random
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from models.timeutil import to_datetime
 from simulators.api import Api, ApiError
 from simulators.mqttio import MqttPool
 from simulators.noise import GpsNoise
@@ -47,9 +50,27 @@ def position_message(engineer_id: str, ts: int, *, owntracks: bool, lat: float, 
         "spd": round(speed, 2), "hdg": round(heading, 1) % 360, "batt": round(battery, 1)}
 
 
-def checklist_answers(items: list[dict[str, Any]], order_id: str, ts_ms: int, lat: float,
-                      lon: float) -> dict[str, Any]:
-    """An answer for every item of the template, of the kind the item asks for."""
+FILE_KINDS = ("photo", "signature")
+
+
+def picture(order_id: str, item_id: str) -> bytes:
+    """A small PNG, different per order and item (what the phone's camera would give)."""
+    seed = zlib.crc32(f"{order_id}/{item_id}".encode())
+    pixels = bytes((seed >> shift) & 0xFF for shift in (0, 8, 16)) * (16 * 16)
+    raw = b"".join(b"\x00" + pixels[row * 48:(row + 1) * 48] for row in range(16))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def checklist_answers(items: list[dict[str, Any]], files: dict[str, str]) -> dict[str, Any]:
+    """An answer for every item of the template, of the kind the item asks for; photo and
+    signature items take the attachment ids in ``files`` (item id -> attachment id)."""
     out: dict[str, Any] = {}
     for item in items:
         kind, item_id = item.get("kind"), str(item.get("id"))
@@ -57,9 +78,8 @@ def checklist_answers(items: list[dict[str, Any]], order_id: str, ts_ms: int, la
             low, high = item.get("min"), item.get("max")
             out[item_id] = (low + high) / 2 if low is not None and high is not None else (
                 low if low is not None else high if high is not None else 1)
-        elif kind in ("photo", "signature"):
-            out[item_id] = {"ref": f"sim://{order_id}/{item_id}.jpg", "taken_at": ts_ms,
-                            "lat": round(lat, 6), "lon": round(lon, 6)}
+        elif kind in FILE_KINDS:
+            out[item_id] = files[item_id]
         else:
             out[item_id] = True
     return out
@@ -283,7 +303,13 @@ class Phone:
         order_id = self.current["id"]
         lat, lon = self.sc.grid.to_latlon(self.true_at(now_ms)[0])
         try:
-            answers = checklist_answers(self.api.checklist(order_id), order_id, now_ms, lat, lon)
+            items = self.api.checklist(order_id)
+            taken = to_datetime(now_ms).isoformat()
+            files = {str(i["id"]): self.api.upload(
+                order_id, str(i["kind"]), picture(order_id, str(i["id"])), captured_at=taken,
+                lat=round(lat, 6), lon=round(lon, 6))
+                for i in items if i.get("kind") in FILE_KINDS}
+            answers = checklist_answers(items, files)
             if answers:
                 self.api.answer_checklist(order_id, answers)
             self.api.transition(order_id, "completed", "repaired and tested", ts_ms=now_ms)

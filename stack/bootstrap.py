@@ -14,7 +14,7 @@ import psycopg
 
 from stack.procs import MissingDependency
 from stack.settings import TOPICS, Settings
-from store.migrate import migrate
+from store.migrate import apply_retention, migrate
 from store.tokens import ensure_token
 
 log = logging.getLogger("fieldflow.up")
@@ -261,6 +261,11 @@ def admin_token(settings: Settings) -> str:
 def migrate_and_seed(settings: Settings) -> str:
     """Apply migrations and register the bootstrap admin token (stored hashed)."""
     result = migrate(settings.resolved_database_url)
+    apply_retention(settings.resolved_database_url, {
+        "positions": settings.positions_retention_days,
+        "readings": settings.readings_retention_days,
+        "geofence_events": settings.geofence_retention_days,
+    })
     log.info(
         "migrations: %d applied (timescaledb: %s)",
         len(result.applied),

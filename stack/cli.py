@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from stack import timescale
 from stack.logs import setup_logging
 from stack.settings import Settings, get_settings
 from stack.supervisor import Supervisor, pid_alive, read_state, state_path, workers_status
@@ -154,6 +155,8 @@ def status(settings: Settings) -> dict[str, Any]:
             "metrics_url", f"http://{settings.host}:{settings.bridge_metrics_port}/metrics"
         ),
         "admin_token": state.get("admin_token"),
+        "timescaledb": timescale.database_version(state.get("database_url", "")) if running
+        else None,
         "services": services,
         "workers": workers_status(settings) if running else [],
     }
@@ -280,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Subcommands whose options live with their code (`fieldflow NAME --help` shows them).
 DELEGATES: list[tuple[str, str, str]] = [
     ("bench", "bench.cli", "run a benchmark: ingest | streams | dispatch | e2e"),
+    ("timescale", "stack.timescale", "install TimescaleDB into the embedded PostgreSQL"),
     ("simulate", "simulators.cli", "run the city simulation (or --load) and print its report"),
     ("train-fault-model", "stack.faultmodel", "train the C-MAPSS fault model and write its report"),
 ]

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     mqtt_port: int = 11883
     api_port: int = 8000
 
+    # TimescaleDB (stack/timescale.py): preload it in the embedded PostgreSQL when it is
+    # installed there (auto), never (off), or refuse to start without it (on).
+    timescaledb: str = Field(default="auto", pattern="^(auto|on|off)$")
+    # Retention of raw telemetry on TimescaleDB (drop_chunks policies; plain PostgreSQL
+    # keeps everything). The continuous aggregates keep their buckets.
+    positions_retention_days: int = Field(default=180, ge=1)
+    readings_retention_days: int = Field(default=365, ge=1)
+    geofence_retention_days: int = Field(default=730, ge=1)
+
     # Kafka
     partitions: int = Field(default=8, ge=1, le=256)
     topic_partitions: dict[str, int] = Field(default_factory=dict)
@@ -111,6 +120,25 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
+    public_url: str | None = Field(
+        default=None, description="the API's address as phones reach it (enrolment links);"
+        " default: the address the dispatcher's request came to")
+    enrolment_valid_s: float = Field(default=86_400.0, gt=0, le=30 * 86_400,
+                                     description="how long an enrolment link works")
+    app_token_days: int = Field(default=90, ge=1, le=3650,
+                                description="lifetime of the token an enrolment gives a phone")
+    http_ingest_max_batch: int = Field(default=1000, ge=1, description="positions per POST")
+
+    # Attachments: a directory under home by default, an S3-compatible store when s3_bucket
+    # is set (credentials from s3_access_key/s3_secret_key, else boto3's usual chain).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    attachments_dir: Path | None = Field(default=None, description="default: $home/attachments")
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_prefix: str = "attachments/"
 
     # Supervisor
     start_timeout_s: float = 60.0
@@ -136,6 +164,10 @@ class Settings(BaseSettings):
     @property
     def resolved_fault_model_path(self) -> Path:
         return self.fault_model_path or (self.home_dir / "models" / "fault_fd001.joblib")
+
+    @property
+    def resolved_attachments_dir(self) -> Path:
+        return self.attachments_dir or (self.home_dir / "attachments")
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlparse
 
-from stack import bootstrap
+from stack import bootstrap, timescale
 from stack.faultmodel import trainer_argv
 from stack.procs import (
     MissingDependency,
@@ -198,6 +198,7 @@ class Supervisor:
             "max_connections=200",
             "-c",
             "shared_buffers=256MB",
+            *timescale.postgres_args(s),
         ]
         self._run(
             Service(

@@ -58,13 +58,14 @@ async def insert(
     lunch_earliest: time | None,
     lunch_latest: time | None,
     lunch_minutes: int | None,
+    tracker_id: str | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO engineers (id, name, skills, shift_start, shift_end, home_lat, home_lon,"
-        " lunch_earliest, lunch_latest, lunch_minutes)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " lunch_earliest, lunch_latest, lunch_minutes, tracker_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (id, name, skills, shift_start, shift_end, home_lat, home_lon, lunch_earliest,
-         lunch_latest, lunch_minutes),
+         lunch_latest, lunch_minutes, tracker_id),
     )
 
 
@@ -79,6 +80,7 @@ async def update(
     home_lat: float | None = None,
     home_lon: float | None = None,
     status: str | None = None,
+    tracker_id: str | None = None,
     lunch: Lunch | None = None,
 ) -> bool:
     """Set the fields given (None: keep; ``lunch``: set all three, (None, None, None)
@@ -88,7 +90,7 @@ async def update(
         "UPDATE engineers SET name = coalesce(%s, name), skills = coalesce(%s, skills),"
         " shift_start = coalesce(%s, shift_start), shift_end = coalesce(%s, shift_end),"
         " home_lat = coalesce(%s, home_lat), home_lon = coalesce(%s, home_lon),"
-        " status = coalesce(%s, status),"
+        " status = coalesce(%s, status), tracker_id = coalesce(%s, tracker_id),"
         " lunch_earliest = CASE WHEN %s THEN %s::time ELSE lunch_earliest END,"
         " lunch_latest = CASE WHEN %s THEN %s::time ELSE lunch_latest END,"
         " lunch_minutes = CASE WHEN %s THEN %s::integer ELSE lunch_minutes END"
@@ -101,6 +103,7 @@ async def update(
             home_lat,
             home_lon,
             status,
+            tracker_id,
             *(x for value in (lunch or (None, None, None)) for x in (sent, value)),
             engineer_id,
         ),

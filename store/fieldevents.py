@@ -22,7 +22,7 @@ async def insert_geofence_event(conn: Conn, ev: GeofenceEvent) -> bool:
     cur = await conn.execute(
         "INSERT INTO geofence_events (event_key, engineer_id, site_id, work_order_id, kind, ts,"
         " dwell_s, lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (event_key) DO NOTHING",
+        " ON CONFLICT DO NOTHING",
         (
             key,
             ev.engineer_id,

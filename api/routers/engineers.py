@@ -52,6 +52,9 @@ class EngineerIn(LunchFields):
     shift_end: time = time(17, 0)
     home_lat: Lat | None = None
     home_lon: Lon | None = None
+    tracker_id: Ident | None = Field(
+        default=None, description="the phone app's device identifier (Traccar Client 'id'),"
+        " unique")
 
 
 class EngineerPatch(LunchFields):
@@ -65,6 +68,7 @@ class EngineerPatch(LunchFields):
     home_lat: Lat | None = None
     home_lon: Lon | None = None
     status: Literal["online", "offline"] | None = None
+    tracker_id: Ident | None = Field(default=None, description="Traccar Client 'id'")
 
     @model_validator(mode="after")
     def _lunch_sent_together(self) -> EngineerPatch:
@@ -90,6 +94,7 @@ class EngineerOut(BaseModel):
     lunch_minutes: int | None
     status: str
     activity: str
+    tracker_id: str | None = None
     last_seen: datetime | None
     created_at: datetime
 

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from api.access import order_for
 from api.auth import Reader, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit, fetch_all, fetch_one
-from api.routers.work_orders import WorkOrderOut
+from api.routers.work_orders import MAX_TS_FUTURE_MS, MAX_TS_PAST_MS, WorkOrderOut
 from api.schemas import Body, Ident, Name, Text
+from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Status
 from services.checklists import checklist, save_answers
 from services.parts import use_part
@@ -33,7 +34,7 @@ class ChecklistIn(Body):
     answers: dict[Ident, Any] = Field(
         max_length=100,
         description="item id -> value: bool (checkbox), number (within min/max), or"
-        " {ref, taken_at, lat, lon} (photo, signature)",
+        " an attachment id of this order and kind (photo, signature)",
     )
 
 
@@ -41,6 +42,20 @@ class PartUseIn(Body):
     part_id: Ident
     qty: int = Field(default=1, ge=1, le=10_000)
     engineer_id: Ident | None = Field(default=None, description="default: the order's engineer")
+    ts: int | str | None = Field(
+        default=None, description="when it was used, on the phone (epoch ms or ISO-8601; "
+        "default: now). A repeat with the same part, qty and ts (an offline outbox "
+        "replaying) returns the first use instead of taking the parts again.")
+
+    @field_validator("ts")
+    @classmethod
+    def _event_time(cls, value: int | str | None) -> int | None:
+        if value is None:
+            return None
+        ts = parse_ts_ms(value)
+        if not now_ms() - MAX_TS_PAST_MS <= ts <= now_ms() + MAX_TS_FUTURE_MS:
+            raise ValueError("ts must be within 7 days before and 1 day after now")
+        return ts
 
 
 class PartUseOut(BaseModel):
@@ -139,7 +154,8 @@ async def use_parts(
     if not p.is_staff and body.engineer_id not in (None, p.engineer_id):
         raise HTTPException(403, "an engineer uses parts from their own van only")
     usage = await use_part(
-        order, body.part_id, body.qty, conn=conn, publisher=publisher, engineer_id=body.engineer_id
+        order, body.part_id, body.qty, conn=conn, publisher=publisher,
+        engineer_id=body.engineer_id, ts_ms=body.ts if isinstance(body.ts, int) else None,
     )
     await audit(conn, p, "use_part", "work_order", work_order_id, body.model_dump())
     return usage

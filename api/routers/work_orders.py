@@ -95,6 +95,9 @@ class TransitionIn(Body):
         description="event time of the move on the phone (epoch ms or ISO-8601), for moves "
         "made offline and synced later; default: now. At most 7 days back, 1 day ahead.",
     )
+    idempotency_key: Ident | None = Field(
+        default=None, description="the client's key for this move: a repeat (an offline "
+        "outbox replaying) returns the order without moving it again")
 
     @field_validator("ts")
     @classmethod
@@ -299,6 +302,8 @@ async def transition(
         engineer_id=body.engineer_id,
         manual_on_site=True,
         ts_ms=body.ts if isinstance(body.ts, int) else None,
+        event_key=f"client:{work_order_id}:{body.idempotency_key}" if body.idempotency_key
+        else None,
     )
     await audit(conn, p, "transition", "work_order", work_order_id, body.model_dump(mode="json"))
     return row

@@ -3,10 +3,12 @@ rating, ETA, tracking, alerts, geofence events, KPIs, Kafka and MQTT side effect
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,8 +18,22 @@ from tests.e2e.test_api_world import assert_error, make_order, make_world, move,
 
 pytestmark = pytest.mark.e2e
 
-PHOTO = {"ref": "s3://photos/after.jpg", "taken_at": "2026-11-23T10:00:00Z", "lat": 51.5,
-         "lon": -0.12}
+
+
+def jpeg(colour: tuple[int, int, int] = (10, 120, 200)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, "JPEG")
+    return out.getvalue()
+
+
+def upload(client: Any, order_id: str, kind: str, data: bytes, **fields: str) -> dict[str, Any]:
+    resp = client.post(f"/api/v1/work-orders/{order_id}/attachments",
+                       files={"file": (f"{kind}.jpg", data, "image/jpeg")},
+                       data={"kind": kind, **fields})
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
 
 
 def test_full_lifecycle_with_checklist_gate(stack: Stack) -> None:
@@ -51,19 +67,30 @@ def test_full_lifecycle_with_checklist_gate(stack: Stack) -> None:
                                                                    "test_run"}
         err = assert_error(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
             "answers": {"diagnosis": True, "photo_after": {"ref": "x.jpg"}}}), 422)
-        assert "taken_at" in err["message"]
+        assert "attachment" in err["message"]
+        err = assert_error(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
+            "answers": {"photo_after": "att-0000000000000000"}}), 422)
+        assert "not an attachment of work order" in err["message"]
+        sig = upload(me, order["id"], "signature", jpeg((0, 0, 0)))
+        err = assert_error(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
+            "answers": {"photo_after": sig["id"]}}), 422)
+        assert "is a signature, this item needs a photo" in err["message"]
+        photo_att = upload(me, order["id"], "photo", jpeg(), captured_at="2026-11-23T10:00:00Z",
+                           lat="51.5", lon="-0.12")
         assert_error(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
             "answers": {"nope": True}}), 422)
         assert_error(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
             "answers": {"diagnosis": "yes"}}), 422)
         cl = ok(me.put(f"/api/v1/work-orders/{order['id']}/checklist", json={
-            "answers": {"diagnosis": True, "photo_after": PHOTO}}))
+            "answers": {"diagnosis": True, "photo_after": photo_att["id"]}}))
         assert cl["complete"] is False
         cl = ok(me.put(f"/api/v1/work-orders/{order['id']}/checklist",
                        json={"answers": {"test_run": True}}))
         assert cl["complete"] is True
         photo = next(i for i in cl["items"] if i["id"] == "photo_after")["value"]
-        assert photo["lat"] == 51.5 and photo["taken_at"] == 1795428000000
+        assert photo["attachment_id"] == photo_att["id"] and photo["lat"] == 51.5
+        assert photo["sha256"] == photo_att["sha256"]
+        assert photo["captured_at"].startswith("2026-11-23T10:00:00")
         ok(move(me, order["id"], "completed"))
         assert_error(me.post(f"/api/v1/work-orders/{order['id']}/rating",
                              json={"rating": 5}), 403)

@@ -11,7 +11,7 @@ from models.codec import decode
 from models.messages import Position, Reading
 from simulators.catalog import ASSET_MODELS
 from simulators.devices import DeviceSim
-from simulators.phone import Phone, checklist_answers, position_message
+from simulators.phone import Phone, checklist_answers, picture, position_message
 from simulators.scenario import Asset, ScenarioOptions, build_scenario
 from simulators.truth import Truth
 
@@ -22,12 +22,21 @@ def test_answers_follow_item_kinds() -> None:
              {"id": "floor", "kind": "number", "min": 1},
              {"id": "photo_after", "kind": "photo", "required": True},
              {"id": "signature", "kind": "signature", "required": True}]
-    a = checklist_answers(items, "WO-1", 1_795_425_600_000, 51.5, -0.12)
+    a = checklist_answers(items, {"photo_after": "att-1", "signature": "att-2"})
     assert a["diagnosis"] is True and a["pressure"] == 3 and a["floor"] == 1
-    assert a["photo_after"] == {"ref": "sim://WO-1/photo_after.jpg",
-                                "taken_at": 1_795_425_600_000, "lat": 51.5, "lon": -0.12}
-    assert a["signature"]["ref"].endswith("signature.jpg")
-    assert checklist_answers([], "WO-1", 0, 0, 0) == {}
+    assert a["photo_after"] == "att-1" and a["signature"] == "att-2"
+    assert checklist_answers([], {}) == {}
+
+
+def test_pictures_are_pngs_the_platform_takes(tmp_path: Any) -> None:
+    from services.attachments import content_type_for
+    from services.media import photo_facts
+
+    a, b = picture("WO-1", "photo_after"), picture("WO-2", "photo_after")
+    assert a != b and content_type_for("photo", a) == "image/png"
+    path = tmp_path / "p.png"
+    path.write_bytes(a)
+    assert photo_facts(path).thumbnail.startswith(b"\xff\xd8")
 
 
 def test_the_bridge_accepts_what_the_phone_sends() -> None:
