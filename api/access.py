@@ -24,6 +24,11 @@ def scope_orders(principal: Principal, where: Where, *, alias: str = "") -> Wher
     return where.add("false")
 
 
+def order_scope(principal: Principal) -> Where:
+    """The work orders ``principal`` may see, as a filter to start a listing from."""
+    return scope_orders(principal, Where())
+
+
 def may_see(principal: Principal, order: dict[str, Any]) -> bool:
     if principal.is_staff:
         return True

@@ -13,13 +13,14 @@ from api import errors
 from api.httpingest import HttpIngest
 from api.inbox import InboxHub
 from api.live import Hub
-from api.publisher import ApiPublisher
 from api.records import RecordProducer
+from api.relay import Relay
 from api.routers import (
     alerts,
     asset_models,
     assets,
     attachments,
+    console,
     customers,
     depots,
     dispatch,
@@ -34,13 +35,13 @@ from api.routers import (
     parts,
     sites,
     telemetry,
+    tracks,
     users,
     webhooks,
     work_order_items,
     work_orders,
 )
 from api.routers.pages import STATIC
-from api.webhooks import WebhookDispatcher
 from stack.settings import Settings, get_settings
 from store.blobs import open_blobs
 from store.db import open_pool
@@ -51,6 +52,7 @@ ROUTERS = (
     asset_models,
     assets,
     engineers,
+    tracks,
     enrolment,
     parts,
     depots,
@@ -63,6 +65,7 @@ ROUTERS = (
     telemetry,
     users,
     webhooks,
+    console,
     live,
     ingest,
     pages,
@@ -79,7 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
-        app.state.publisher = ApiPublisher(s)
         app.state.records = RecordProducer(s)
         app.state.http_ingest = HttpIngest(s, app.state.records)
         app.state.blobs = open_blobs(s)
@@ -87,15 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub.start()
         app.state.inbox = InboxHub(s)
         app.state.inbox.start()
-        app.state.webhooks = WebhookDispatcher(s, app.state.pool)
-        app.state.webhooks.start()
+        app.state.relay = Relay(s, app.state.pool)  # outbox + webhooks; one leader
+        app.state.relay.start()
         try:
             yield
         finally:
-            await app.state.webhooks.stop()
+            await app.state.relay.stop()
             app.state.inbox.stop()
             app.state.hub.stop()
-            app.state.publisher.close()
             app.state.records.close()
             await app.state.pool.close()
 

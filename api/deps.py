@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from api.auth import Principal
-from services.publisher import Publisher
+from services.outbox import Outbox
+from services.publisher import Audit, Publisher
 from store import audit as audit_log
 from store.sql import Conn, by_id, fetch_all, fetch_one
 
@@ -23,13 +24,22 @@ async def get_conn(request: Request) -> AsyncIterator[Conn]:
         yield conn
 
 
-def get_publisher(request: Request) -> Publisher:
-    publisher: Publisher = request.app.state.publisher
-    return publisher
-
-
 ConnDep = Annotated[Conn, Depends(get_conn)]
+
+
+def get_publisher(conn: ConnDep) -> Publisher:
+    """The outbox of the request's connection: side effects are rows of the use case's
+    transaction, sent by the relay after the commit (``api/relay.py``)."""
+    return Outbox(conn)
+
+
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
+def audit_of(principal: Principal, action: str, entity: str, entity_id: str,
+             details: dict[str, Any] | None = None) -> Audit:
+    """The audit entry a use case writes with its change."""
+    return Audit(principal.actor, action, entity, entity_id, details or {}, principal.role)
 
 
 def found(row: dict[str, Any] | None, what: str, ident: object) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from models.dedupe import RecentIds
 from stack.settings import Settings
 
 log = logging.getLogger("fieldflow.api.inbox")
@@ -69,6 +70,7 @@ class InboxHub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clients: dict[str, set[InboxClient]] = {}
+        self._seen = RecentIds()
         self.subscribed = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._mqtt = mqtt.Client(
@@ -116,5 +118,7 @@ class InboxHub:
                 del self.clients[client.engineer_id]
 
     def fanout(self, engineer_id: str, data: dict[str, Any]) -> None:
+        if not self._seen.first(data.get("event_id")):  # the relay sends at least once
+            return
         for client in list(self.clients.get(engineer_id, ())):
             client.offer(data)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api.consumer import Record, ThreadedConsumer
+from models.dedupe import RecentIds
 from stack.settings import Settings
 
 TYPES = {
@@ -76,6 +77,7 @@ class Hub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clients: set[LiveClient] = set()
+        self._seen = RecentIds()  # the relay sends at least once: drop repeats by event id
         self._consumer = ThreadedConsumer(
             bootstrap=settings.resolved_kafka_bootstrap,
             group_id=f"fieldflow-api-live-{os.getpid()}-{uuid.uuid4().hex[:8]}",
@@ -104,6 +106,9 @@ class Hub:
 
     def fanout(self, batch: list[Record]) -> None:
         for rec in batch:
+            data = rec.get("data")
+            if isinstance(data, dict) and not self._seen.first(data.get("event_id")):
+                continue
             msg = {"type": TYPES.get(rec["topic"], rec["topic"]), **rec}
             for client in list(self.clients):
                 client.offer(msg)

@@ -1,120 +1,74 @@
-"""Webhook delivery: consume work-order and alert events (one consumer group shared by
-all API replicas, so each event is delivered once), POST them signed, retry with
-exponential backoff, log every attempt in ``webhook_deliveries``."""
+"""Webhook delivery from the durable ``webhook_deliveries`` rows.
+
+A row per (subscription, event) is written in the transaction of the event
+(``services.outbox``); the relay's leader (``api/relay.py``) POSTs due rows signed, with
+the event id in ``X-FieldFlow-Event-Id`` (receivers drop repeats by it), records every
+attempt (``attempt``, ``status_code``, ``error``), retries with exponential back-off
+(``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``) across restarts, marks
+the row ``delivered`` on a 2xx (never sent again) and ``dead`` after
+``webhook_max_attempts``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import Any
 
 import httpx
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from api.consumer import Record, ThreadedConsumer
-from services.webhooks import SIGNATURE_HEADER, backoff_s, body, event_type, matches, sign
+from services.webhooks import SIGNATURE_HEADER, backoff_s, body, sign
 from stack.settings import Settings
+from store import outbox as q
 
 log = logging.getLogger("fieldflow.api.webhooks")
-MAX_CONCURRENT = 20
+BATCH = 50
+EVENT_ID_HEADER = "X-FieldFlow-Event-Id"
 
 
-class WebhookDispatcher:
+class WebhookSender:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
         self.settings = settings
         self.pool = pool
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
-        self._consumer = ThreadedConsumer(
-            bootstrap=settings.resolved_kafka_bootstrap,
-            group_id="fieldflow-api-webhooks",
-            topics=["events.workorders", "events.alerts"],
-            handle=self._on_batch,
-            offset_reset="earliest",
-            name="webhook-consumer",
-        )
 
-    def start(self) -> None:
-        self._consumer.start()
-
-    async def stop(self) -> None:
-        self._consumer.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def close(self) -> None:
         await self._http.aclose()
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _on_batch(self, batch: list[Record]) -> None:
-        events = [
-            (etype, rec["data"])
-            for rec in batch
-            if (etype := event_type(rec["topic"], rec["data"])) is not None
-        ]
-        if events:
-            self._spawn(self._route(events))
-
-    async def _route(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+    async def deliver_due(self) -> bool:
+        """Attempt every due delivery once (concurrently); True when the batch was full."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT id, url, event_types, secret FROM webhooks WHERE active"
-            )
-            hooks: list[dict[str, Any]] = await cur.fetchall()  # type: ignore[assignment]
-        for etype, data in events:
-            for hook in hooks:
-                if matches(hook["event_types"], etype):
-                    self._spawn(self.deliver(hook, etype, data))
+            due = await q.due_deliveries(conn, BATCH)
+        await asyncio.gather(*(self._attempt(d) for d in due))
+        return len(due) >= BATCH
 
-    async def deliver(self, hook: dict[str, Any], etype: str, data: dict[str, Any]) -> None:
-        raw = body(uuid.uuid4().hex, etype, data.get("ts"), data)
+    async def _attempt(self, d: dict[str, Any]) -> None:
+        s = self.settings
+        data = d["payload"]
+        raw = body(str(d["event_id"]), d["event_type"], data.get("ts"), data)
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(hook["secret"], raw),
-            "X-FieldFlow-Event": etype,
-            "User-Agent": "FieldFlow-Webhooks/0.1",
+            SIGNATURE_HEADER: sign(d["secret"], raw),
+            "X-FieldFlow-Event": d["event_type"],
+            EVENT_ID_HEADER: str(d["event_id"]),
+            "User-Agent": "FieldFlow-Webhooks/0.2",
         }
-        s = self.settings
-        for attempt in range(1, s.webhook_max_attempts + 1):
-            status: int | None = None
-            error: str | None = None
-            async with self._slots:
-                try:
-                    resp = await self._http.post(hook["url"], content=raw, headers=headers)
-                    status = resp.status_code
-                    if not 200 <= status < 300:
-                        error = f"HTTP {status}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-            await self._log(hook["id"], etype, data, attempt, status, error)
-            if error is None:
-                return
-            if attempt < s.webhook_max_attempts:
-                delay = backoff_s(attempt, s.webhook_backoff_s, s.webhook_backoff_max_s)
-                await asyncio.sleep(delay)
-        log.warning("webhook %s gave up on %s after %d attempts", hook["id"], etype, attempt)
-
-    async def _log(  # noqa: PLR0917
-        self,
-        webhook_id: int,
-        etype: str,
-        data: dict[str, Any],
-        attempt: int,
-        status: int | None,
-        error: str | None,
-    ) -> None:
+        status: int | None = None
+        error: str | None = None
         try:
-            async with self.pool.connection() as conn:
-                await conn.execute(
-                    "INSERT INTO webhook_deliveries (webhook_id, event_type, payload, attempt,"
-                    " status_code, error, delivered) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (webhook_id, etype, Jsonb(data), attempt, status, error, error is None),
-                )
-        except Exception:
-            log.exception("could not log a delivery of webhook %s", webhook_id)
+            resp = await self._http.post(d["url"], content=raw, headers=headers)
+            status = resp.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        attempt = int(d["attempt"]) + 1
+        state = ("delivered" if error is None
+                 else "dead" if attempt >= s.webhook_max_attempts else "pending")
+        if state == "dead":
+            log.warning("webhook %s: delivery %s dead after %d attempts (%s)",
+                        d["webhook_id"], d["id"], attempt, error)
+        retry = backoff_s(attempt, s.webhook_backoff_s, s.webhook_backoff_max_s)
+        async with self.pool.connection() as conn:
+            await q.settle_delivery(conn, d["id"], state, status, error, retry)

@@ -12,6 +12,7 @@ BENCHES = {
     "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
     "store": "readings on TimescaleDB vs plain PostgreSQL: MB per million, 30-day query ms",
     "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
+    "outbox": "work-order changes/s through the outbox: commit -> Kafka delay p50/p99",
 }
 
 

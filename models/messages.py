@@ -128,6 +128,7 @@ class GeofenceEvent(_Message):
     dwell_s: float | None = None
     lat: float | None = None
     lon: float | None = None
+    event_id: str | None = Field(default=None, description="stable id set by the outbox")
 
 
 class EtaUpdate(_Message):
@@ -166,6 +167,7 @@ class AlertEvent(_Message):
     message: str = ""
     value: float | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    event_id: str | None = Field(default=None, description="stable id set by the outbox")
 
 
 class WorkOrderEvent(_Message):
@@ -177,3 +179,4 @@ class WorkOrderEvent(_Message):
     reason: str = ""
     engineer_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    event_id: str | None = Field(default=None, description="stable id set by the outbox")

@@ -1,8 +1,8 @@
 """A dispatcher acknowledges or clears an alert: the state rule, the audit row, the event.
 
 Only an open alert can be acknowledged; any alert not yet cleared can be cleared. The
-change and its audit row are one transaction; the ``events.alerts`` event (state
-UPDATED or CLEARED, ``details.by``/``details.action``) follows the commit.
+change, its audit row and its ``events.alerts`` event (state UPDATED or CLEARED,
+``details.by``/``details.action``; an outbox row) are one transaction.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ async def change_alert(
             if state is None:
                 raise NotFound(f"alert {alert_id} not found")
             raise Conflict(f"cannot {action} an alert that is {state}")
-    await publisher.event(ALERTS_TOPIC, row["device_id"], _event(row, who, action, now))
+        # the event is an outbox row of the same transaction (services.outbox)
+        await publisher.event(ALERTS_TOPIC, row["device_id"], _event(row, who, action, now))
     return row
 
 

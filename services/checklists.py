@@ -3,7 +3,7 @@
 Item kinds: ``checkbox`` (bool), ``number`` (within the item's ``min``/``max``),
 ``photo`` and ``signature`` (the id of an attachment of the same order and kind, see
 ``services.checklist_files``). Required items gate completion
-(``services.workorders.checklist_complete``).
+(``services.transitions.checklist_complete``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from models.workorder import DomainError
 from services.checklist_files import FILE_KINDS, attachment_id_of, resolve
+from services.publisher import Audit, Publisher
 from store.sql import fetch_all, fetch_one
 
 CLOSED_FOR_EDIT = frozenset({"signed_off", "closed", "cancelled"})
@@ -90,6 +91,8 @@ async def save_answers(
     *,
     actor: str,
     at: datetime,
+    publisher: Publisher | None = None,
+    audit: Audit | None = None,
 ) -> None:
     """Validate every answer first, then store them all (one transaction)."""
     if order["status"] in CLOSED_FOR_EDIT:
@@ -113,3 +116,5 @@ async def save_answers(
                 " answered_by = EXCLUDED.answered_by",
                 (order["id"], item_id, Jsonb(value), at, actor),
             )
+        if publisher is not None and audit is not None:
+            await publisher.audit(audit)

@@ -4,7 +4,7 @@ Shared by the streams (every new alert order; the escalation timer's retry round
 API (``POST /api/v1/work-orders/{id}/assign``, ``GET /api/v1/work-orders/{id}/candidates``).
 Ranks orders against the live picture (``services.picture``: engineers, lunch breaks, van
 stock, last positions, open orders as routes, depots and their stock) and transitions
-them to ``assigned`` through ``services.workorders.transition_order``; an auto-assignment
+them to ``assigned`` through ``services.assigning.assign_if_unchanged``; an auto-assignment
 stores the chosen candidate's route as the engineer's route order (``route_seq``). Day
 plans and routes are in ``services.planning``.
 
@@ -18,32 +18,34 @@ the reason, so it is dispatched again. The timer's retry round over many orders 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
-from pydantic import BaseModel
 
-from dispatch.assign import fmt_clock, missing_parts, rank_candidates, supplying_depots
-from dispatch.types import DAY_S, PICKUP, Candidate, Depot, Engineer, Visit
+from dispatch.assign import rank_candidates
+from dispatch.types import Candidate, Visit
 from models.travel import TravelModel, TravelTimes
-from models.workorder import DomainError, Priority, Status
+from models.workorder import DomainError, Status
+from services.assigning import Changed, Withdrawn, assign_if_unchanged
+from services.dispatch_rules import manual_warnings, pool_for, why_nobody, window_missed
+from services.order_events import Conflict, get_order
 from services.picture import (
     DAY_MS,
     Picture,
-    later_day,
     load_picture,
     order_rows,
     rejected_by,
-    store_route,
     visit_of,
 )
-from services.publisher import Publisher
-from services.workorders import Conflict, get_order, transition_order
+from services.publisher import Audit, Publisher
 from store.sql import fetch_all as fetch_rows
 
-PREEMPTABLE = frozenset({Status.ASSIGNED, Status.ACCEPTED})
+__all__ = ["Changed", "NoEngineer", "NoSite", "Withdrawn", "assign_best", "assign_by_hand",
+           "assign_candidate", "assign_if_unchanged", "auto_assign", "candidates_for",
+           "manual_warnings", "pool_for", "rank_for_order", "rank_in", "why_nobody",
+           "window_missed"]
 ASSIGNABLE = frozenset({Status.NEW, Status.ASSIGNED})  # the lifecycle allows -> assigned
 
 
@@ -55,99 +57,11 @@ class NoSite(Conflict):
     """The order has no site, so there is nowhere to send anyone (409)."""
 
 
-class Changed(Conflict):
-    """The order (or the one to pre-empt) changed since the picture was loaded (409)."""
-
-
-class Withdrawn(BaseModel):
-    """What an engineer's phone receives when an order is taken off their route."""
-
-    type: str = "withdrawn"
-    work_order_id: str
-    reason: str
-
-
 def ensure_assignable(order: Mapping[str, Any]) -> None:
     """Raise ``Conflict`` (409) unless the lifecycle lets the order be (re)assigned."""
     if Status(order["status"]) not in ASSIGNABLE:
         raise Conflict(f"work order {order['id']} is {order['status']}: only new or assigned"
                        " orders can be (re)assigned")
-
-
-# --- pure helpers -------------------------------------------------------------------
-
-
-def pool_for(order_id: str, engineers: Iterable[Engineer],
-             exclude: frozenset[str] = frozenset()) -> list[Engineer]:
-    """The engineers to rank ``order_id`` against: minus ``exclude``, and with the order
-    itself (and its booked pickup) taken off any route (re-dispatching an order that is
-    already assigned)."""
-    gone = {order_id, PICKUP + order_id}
-    return [replace(e, route=tuple(i for i in e.route if i not in gone))
-            if order_id in e.route else e for e in engineers if e.id not in exclude]
-
-
-def window_missed(order: Visit, now_s: int, day: str | None = None) -> str | None:
-    """Why nobody can meet the order's appointment window today (or on ``day``, a date
-    from ``now_s`` on), when that is so."""
-    if later_day(order):
-        return (f"its appointment window starts after {day}" if day else
-                "its appointment window starts on a later day (it is dispatched on that day,"
-                " or plan that day)")
-    if order.window_end_s <= 0:
-        return (f"its appointment window ends before {day}" if day else
-                "its appointment window ended before today")
-    if order.window_end_s < now_s:
-        return f"its appointment window ended at {fmt_clock(order.window_end_s)} UTC"
-    return None
-
-
-def why_nobody(order: Visit, engineers: Sequence[Engineer], now_s: int,
-               exclude: frozenset[str] = frozenset(), depots: Sequence[Depot] = ()) -> str:
-    """A dispatcher-readable reason why no engineer can take ``order`` now."""
-    skilled = [e for e in engineers if order.skills <= e.skills]
-    excluded = [e for e in skilled if e.id in exclude]
-    skills = ", ".join(sorted(order.skills)) or "no special skills"
-    note = f" ({len(excluded)} excluded: rejected it or not accepted in time)" if excluded else ""
-    missed = window_missed(order, now_s)
-    if missed is not None:
-        return missed + note
-    skilled = [e for e in skilled if e.id not in exclude]
-    if not skilled:
-        return f"no engineer has the skills it needs ({skills}){note}"
-    online = [e for e in skilled if e.online]
-    if not online:
-        return f"{len(skilled)} engineer(s) have the skills ({skills}) but none is online{note}"
-    on_shift = [e for e in online if e.shift_start_s <= now_s < e.shift_end_s]
-    if not on_shift:
-        return f"{len(online)} skilled engineer(s) online but none is on shift now{note}"
-    stocked = [e for e in on_shift
-               if not missing_parts(order.parts, e.van_stock)
-               or supplying_depots(e, order, depots)]
-    if not stocked:
-        return (f"none of the {len(on_shift)} skilled engineer(s) on shift carries the parts "
-                f"{dict(order.parts)} and no depot can supply them{note}")
-    window = ("its time window" if (order.window_start_s, order.window_end_s) == (0, DAY_S)
-              else f"its appointment window ({fmt_clock(order.window_start_s)}-"
-              f"{fmt_clock(order.window_end_s)} UTC)")
-    return (f"{len(stocked)} qualified engineer(s) on shift, but none can fit it into their "
-            f"route within {window} and before their shift ends{note}")
-
-
-def manual_warnings(order: Visit, e: Engineer | None, now_s: int) -> list[str]:
-    """What a dispatcher should know when assigning ``order`` to ``e`` by hand."""
-    missed = window_missed(order, now_s)
-    out = [] if missed is None else [missed]
-    if e is None:
-        return [*out, "engineer has no home base or position: no ETA"]
-    if not e.online:
-        out.append("engineer is offline")
-    if not e.shift_start_s <= now_s < e.shift_end_s:
-        out.append("engineer is off shift now")
-    missing = {p: q for p, q in order.parts.items() if e.van_stock.get(p, 0) < q}
-    if missing:
-        out.append(f"van lacks parts {missing}")
-    return out
 
 
 # --- ranking and assigning ----------------------------------------------------------
@@ -182,97 +96,17 @@ async def rank_for_order(
                          travel or TravelModel(), exclude)
 
 
-async def book_pickup(conn: AsyncConnection[Any], order: Mapping[str, Any], engineer_id: str,
-                      depot_id: str) -> tuple[str, dict[str, int]] | None:
-    """The pickup at ``depot_id`` of the parts ``order`` needs that ``engineer_id``'s van
-    lacks, checked against what the depot has free (bookings of other orders counted out);
-    raises :class:`Changed` when it no longer has them. Locks the depot's stock rows until
-    the caller's transaction ends, so two orders cannot both count on the last unit; the
-    assignment (``transition_order(pickup=...)``) stores the booking. None when the van
-    has everything."""
-    parts = {k: int(v) for k, v in (order["required_parts"] or {}).items()}
-    van = {r["part_id"]: int(r["qty"]) for r in await fetch_rows(
-        conn, "SELECT part_id, qty FROM van_stock WHERE engineer_id = %s AND part_id = ANY(%s)",
-        (engineer_id, list(parts)))}
-    need = missing_parts(parts, van)
-    if not need:
-        return None
-    free = {r["part_id"]: int(r["qty"]) for r in await fetch_rows(
-        conn, "SELECT part_id, qty FROM depot_stock WHERE depot_id = %s AND part_id = ANY(%s)"
-        " ORDER BY part_id FOR UPDATE", (depot_id, list(need)))}
-    own = (order["pickup_parts"] or {}) if order["pickup_depot_id"] == depot_id else {}
-    for r in await fetch_rows(conn, "SELECT part_id, qty FROM depot_reserved"
-                              " WHERE depot_id = %s AND part_id = ANY(%s)",
-                              (depot_id, list(need))):
-        free[r["part_id"]] = free.get(r["part_id"], 0) - int(r["qty"]) + own.get(
-            r["part_id"], 0)
-    short = {p: q for p, q in need.items() if free.get(p, 0) < q}
-    if short:
-        raise Changed(f"depot {depot_id} no longer has {short} free for work order "
-                      f"{order['id']} (reserved meanwhile)")
-    return depot_id, need
-
-
-async def assign_if_unchanged(
-    snapshot: Mapping[str, Any],
-    engineer_id: str,
-    *,
-    conn: AsyncConnection[Any],
-    publisher: Publisher,
-    now_ms: int,
-    actor: str,
-    reason: str,
-    details: dict[str, Any] | None = None,
-    event_key: str | None = None,
-    preempts: str | None = None,
-    route: Sequence[str] = (),
-    depot_id: str | None = None,
-) -> dict[str, Any]:
-    """Assign the order to ``engineer_id`` unless its status or engineer changed since
-    ``snapshot`` was read (raises :class:`Changed`). With ``preempts``, that order (a P4
-    on the same engineer's route, not yet en route) first goes back to ``new``. With
-    ``route`` (the engineer's new sequence), that becomes their stored route order;
-    without, the order goes to the end of their route. With ``depot_id``, the parts the
-    van lacks are booked for pickup there (:func:`book_pickup`)."""
-    oid = str(snapshot["id"])
-    async with conn.transaction():
-        now = await get_order(conn, oid, lock=True)
-        if (now["status"], now["engineer_id"]) != (snapshot["status"], snapshot["engineer_id"]):
-            raise Changed(f"work order {oid} changed meanwhile (now {now['status']})")
-        if preempts is not None:
-            victim = await get_order(conn, preempts, lock=True)
-            if (victim["engineer_id"] != engineer_id or victim["priority"] != Priority.P4.value
-                    or Status(victim["status"]) not in PREEMPTABLE):
-                raise Changed(f"work order {preempts} can no longer be pre-empted")
-            await transition_order(
-                preempts, Status.REJECTED, conn=conn, publisher=publisher, actor=actor,
-                ts_ms=now_ms, reason=f"pre-empted by {snapshot['priority']} order {oid}; "
-                "back to dispatch", details={"preempted_by": oid})
-        pickup = None if depot_id is None else await book_pickup(conn, now, engineer_id,
-                                                                 depot_id)
-        row = await transition_order(
-            oid, Status.ASSIGNED, conn=conn, publisher=publisher, actor=actor,
-            engineer_id=engineer_id, ts_ms=now_ms, event_key=event_key, reason=reason,
-            details={"previous_engineer": snapshot["engineer_id"], **(details or {}),
-                     **({"preempted": preempts} if preempts else {})}, pickup=pickup)
-        if route:
-            row["route_seq"] = (await store_route(conn, engineer_id, route)).get(oid)
-    if preempts is not None:
-        await publisher.to_engineer(engineer_id, Withdrawn(
-            work_order_id=preempts, reason=f"pre-empted by {snapshot['priority']} order {oid}"))
-    return row
-
-
 async def assign_candidate(
     row: Mapping[str, Any], best: Candidate, *, conn: AsyncConnection[Any],
     publisher: Publisher, now_ms: int, actor: str, why: str, event_key: str | None,
+    audit: Audit | None = None,
 ) -> dict[str, Any]:
     return await assign_if_unchanged(
         row, best.engineer_id, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
         reason=f"{why}: " + "; ".join(best.reasons), event_key=event_key,
         details={"score": round(best.score, 1), "eta_s": best.eta_s,
                  **({"depot_id": best.depot_id} if best.depot_id else {})},
-        preempts=best.preempts, route=best.route, depot_id=best.depot_id)
+        preempts=best.preempts, route=best.route, depot_id=best.depot_id, audit=audit)
 
 
 async def assign_best(
@@ -286,6 +120,7 @@ async def assign_best(
     exclude: frozenset[str] = frozenset(),
     event_key: str | None = None,
     why: str = "auto-dispatch",
+    audit: Audit | None = None,
 ) -> tuple[Candidate, dict[str, Any]]:
     """Assign the best-ranked engineer (never one who rejected the order); returns the
     candidate and the updated order. Raises :class:`NoEngineer` (409) saying why nobody
@@ -305,7 +140,8 @@ async def assign_best(
                                       picture.now_s, skip, picture.depots_for(visit.id)))
     best = candidates[0]
     updated = await assign_candidate(order, best, conn=conn, publisher=publisher,
-                                      now_ms=now_ms, actor=actor, why=why, event_key=event_key)
+                                      now_ms=now_ms, actor=actor, why=why, event_key=event_key,
+                                      audit=audit)
     return best, updated
 
 
@@ -364,6 +200,7 @@ async def assign_by_hand(
     actor: str,
     note: str = "",
     travel: TravelTimes | None = None,
+    audit: Audit | None = None,
 ) -> ManualAssignment:
     """A dispatcher's choice: the engineer must exist (422) and have the skills (409);
     being offline, off shift, short of parts, a past rejecter or without room is allowed
@@ -400,7 +237,7 @@ async def assign_by_hand(
         return ManualAssignment(order, reasons, fit, day_start)  # already theirs
     updated = await assign_if_unchanged(
         order, engineer_id, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor,
-        reason="; ".join(reasons), details={"manual": True})
+        reason="; ".join(reasons), details={"manual": True}, audit=audit)
     return ManualAssignment(updated, reasons, fit, day_start)
 
 

@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from models.messages import AlertEvent, AlertState, Severity
 from models.timeutil import now_ms, to_datetime
 from models.workorder import DomainError
-from services.publisher import Publisher
+from services.publisher import Audit, Publisher
 
 ALERTS_TOPIC = "events.alerts"
 
@@ -70,6 +70,7 @@ async def use_part(
     publisher: Publisher,
     engineer_id: str | None = None,
     ts_ms: int | None = None,
+    audit: Audit | None = None,
 ) -> dict[str, Any]:
     """Record ``qty`` of ``part_id`` used on ``order``; returns the usage row + stock left.
 
@@ -137,6 +138,8 @@ async def use_part(
             )
             if cur.rowcount != 1:  # already open for this van and part
                 alert = None
-    if alert is not None:
-        await publisher.event(ALERTS_TOPIC, alert.device_id, alert)
+        if alert is not None:
+            await publisher.event(ALERTS_TOPIC, alert.device_id, alert)
+        if audit is not None:
+            await publisher.audit(audit)
     return {**usage, "stock_left": left, "low_stock_alert": alert is not None}

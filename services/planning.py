@@ -27,6 +27,7 @@ from dispatch.types import Engineer, Plan, Visit, is_order
 from models.travel import TravelModel, TravelTimes
 from models.workorder import DomainError, Status
 from services.dispatching import Changed, assign_if_unchanged, window_missed
+from services.order_events import Conflict, NotFound
 from services.picture import (
     DAY_MS,
     load_depots,
@@ -37,8 +38,7 @@ from services.picture import (
     store_route,
     visit_of,
 )
-from services.publisher import Publisher
-from services.workorders import Conflict, NotFound
+from services.publisher import Audit, Publisher
 from store.sql import fetch_all as fetch_rows
 
 PLANNABLE = frozenset({Status.NEW, Status.ASSIGNED})
@@ -145,8 +145,11 @@ async def plan_day(
     apply: bool,
     actor: str,
     travel: TravelTimes | None = None,
+    audit: Audit | None = None,
 ) -> PlanResult:
-    """Plan ``order_ids`` (default: the open unassigned orders) for ``day``."""
+    """Plan ``order_ids`` (default: the open unassigned orders) for ``day``. Applying it
+    is one unit of work per order (each assignment commits with its side effects), then
+    ``audit`` records the plan with what it assigned."""
     today = datetime.fromtimestamp(now_ms / 1000, UTC).date()
     if day < today:
         raise InvalidPlan(f"cannot plan {day.isoformat()}: it is in the past")
@@ -178,6 +181,10 @@ async def plan_day(
         rows[i]["priority"], rows[i]["created_at"], i))), {**held_rows, **rows})
     if apply:
         await _apply(result, rows, conn=conn, publisher=publisher, now_ms=now_ms, actor=actor)
+        if audit is not None:
+            async with conn.transaction():
+                await publisher.audit(replace(audit, details={
+                    **audit.details, "orders": len(target_ids), "assigned": result.assigned}))
     return result
 
 

@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Subcommands whose options live with their code (`fieldflow NAME --help` shows them).
 DELEGATES: list[tuple[str, str, str]] = [
-    ("bench", "bench.cli", "run a benchmark: ingest | streams | dispatch | e2e"),
+    ("bench", "bench.cli", "run a benchmark: ingest | streams | dispatch | e2e | outbox"),
     ("timescale", "stack.timescale", "install TimescaleDB into the embedded PostgreSQL"),
     ("simulate", "simulators.cli", "run the city simulation (or --load) and print its report"),
     ("train-fault-model", "stack.faultmodel", "train the C-MAPSS fault model and write its report"),

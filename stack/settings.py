@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
+    # The console's street layer: an XYZ tile template, or `none` for the vector map only.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
+    map_tile_max_zoom: int = Field(default=19, ge=1, le=24)
     public_url: str | None = Field(
         default=None, description="the API's address as phones reach it (enrolment links);"
         " default: the address the dispatcher's request came to")
@@ -139,6 +145,17 @@ class Settings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_prefix: str = "attachments/"
+
+    # Outbox relay (api/relay.py): sends committed outbox rows after the commit
+    outbox_poll_s: float = Field(default=2.0, gt=0, description="backstop to LISTEN/NOTIFY")
+    outbox_batch: int = Field(default=500, ge=1, le=10_000)
+    outbox_backoff_s: float = Field(default=0.5, gt=0, description="doubles per failed try")
+    outbox_backoff_max_s: float = Field(default=30.0, gt=0)
+    outbox_keep_sent_s: float = Field(default=86_400.0, ge=0, description="then purged")
+    outbox_mqtt_timeout_s: float = Field(default=5.0, gt=0, description="PUBACK wait")
+    outbox_kafka_timeout_s: float = Field(
+        default=120.0, gt=0, description="how long the idempotent producer keeps retrying a"
+        " batch (no duplicates) before the relay counts it failed and backs off")
 
     # Supervisor
     start_timeout_s: float = 60.0

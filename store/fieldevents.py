@@ -194,10 +194,16 @@ async def store_alert(conn: Conn, ev: AlertEvent) -> bool:
 
 
 async def link_alert(conn: Conn, device_id: str, fault_type: str, work_order_id: str) -> None:
+    """Link the open alert of (device, fault type) and the order, both ways in one
+    statement: the alert gets ``work_order_id``; the order, when it has no alert yet,
+    gets ``alert_id``."""
     await conn.execute(
-        "UPDATE alerts SET work_order_id = %s WHERE device_id = %s AND fault_type = %s"
-        " AND state <> 'cleared' AND work_order_id IS NULL",
-        (work_order_id, device_id, fault_type),
+        "WITH a AS (UPDATE alerts SET work_order_id = %(wo)s WHERE device_id = %(dev)s"
+        " AND fault_type = %(fault)s AND state <> 'cleared' AND work_order_id IS NULL"
+        " RETURNING id)"
+        " UPDATE work_orders SET alert_id = (SELECT min(id) FROM a)"
+        " WHERE id = %(wo)s AND alert_id IS NULL AND EXISTS (SELECT 1 FROM a)",
+        {"wo": work_order_id, "dev": device_id, "fault": fault_type},
     )
 
 
@@ -209,10 +215,3 @@ async def open_order_for(conn: Conn, asset_id: str, fault_type: str) -> str | No
         (asset_id, fault_type),
     )
     return found[0]["id"] if found else None
-
-
-async def sla_minutes(conn: Conn, tier: str | None) -> int:
-    found = await fetch_all(
-        conn, "SELECT response_minutes FROM sla_policies WHERE tier = %s", (tier or "silver",)
-    )
-    return int(found[0]["response_minutes"]) if found else 240

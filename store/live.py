@@ -16,7 +16,7 @@ async def snapshot(conn: Conn) -> dict[str, Any]:
         conn,
         """
         SELECT e.id, e.name, e.status, e.skills, e.home_lat, e.home_lon,
-               p.lat, p.lon, p.ts AS position_ts, p.speed_mps, p.battery,
+               p.lat, p.lon, p.ts AS position_ts, p.speed_mps, p.heading, p.battery,
                coalesce((SELECT o.status FROM work_orders o WHERE o.engineer_id = e.id
                    AND o.status = ANY(%s) ORDER BY array_position(ARRAY['on_site',
                    'in_progress', 'waiting_parts', 'en_route', 'accepted', 'assigned'],
@@ -25,7 +25,7 @@ async def snapshot(conn: Conn) -> dict[str, Any]:
         FROM engineers e LEFT JOIN engineer_last_position p ON p.engineer_id = e.id
         UNION ALL
         SELECT p.engineer_id, p.engineer_id, 'online', '{}', NULL, NULL, p.lat, p.lon, p.ts,
-               p.speed_mps, p.battery, 'idle'
+               p.speed_mps, p.heading, p.battery, 'idle'
         FROM engineer_last_position p WHERE NOT EXISTS
             (SELECT 1 FROM engineers e WHERE e.id = p.engineer_id)
         ORDER BY 1 LIMIT 5000
@@ -45,8 +45,10 @@ async def snapshot(conn: Conn) -> dict[str, Any]:
     )
     alerts = await _rows(
         conn,
-        "SELECT id, device_id, asset_id, fault_type, kind, severity, state, opened_at, message,"
-        " work_order_id FROM alerts WHERE state <> 'cleared' ORDER BY opened_at DESC LIMIT 500",
+        "SELECT a.id, a.dedup_key, a.device_id, a.asset_id, a.fault_type, a.kind, a.severity,"
+        " a.state, a.opened_at, a.updated_at, a.message, a.work_order_id, t.site_id"
+        " FROM alerts a LEFT JOIN assets t ON t.id = a.asset_id WHERE a.state <> 'cleared'"
+        " ORDER BY a.opened_at DESC LIMIT 500",
     )
     etas = await _rows(
         conn,

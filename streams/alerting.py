@@ -12,6 +12,7 @@ import logging
 import time
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
+from services.outbox import Outbox
 from store import fieldevents as q
 from store.db import retry_db
 from streams.alerts import RuleBook
@@ -72,10 +73,11 @@ async def prepare(state: ReadingsState) -> None:
 
 async def apply_alert(ev: AlertEvent) -> None:
     pool = await ctx.db_pool()
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         opened = await q.store_alert(conn, ev)
+        if ev.state != AlertState.OPENED or opened:  # the event commits with the alert
+            await Outbox(conn).event("events.alerts", ev.device_id, ev)
     if ev.state != AlertState.OPENED or opened:
-        await (await ctx.publisher()).event("events.alerts", ev.device_id, ev)
         log.info("alert %s %s/%s (%s)", ev.state.value, ev.device_id, ev.fault_type, ev.message)
 
 

@@ -2,10 +2,11 @@
 
 An opened ``rule`` or ``prediction`` alert creates at most one work order per (asset,
 fault type) while an earlier one is open (idempotency key in PostgreSQL, so a restart
-or a redelivered alert never makes a second order), with priority from severity, SLA
-due time from the customer's tier and skills from the asset model; then the best
-engineer (``services.dispatching``) is assigned and the phone gets the order on its
-MQTT inbox. A timer escalates orders not accepted in time and retries unassigned ones.
+or a redelivered alert never makes a second order), with priority from severity, the
+SLA due time from the one SLA rule (``services.sla``: tier x priority) and skills from
+the asset model; then the best engineer (``services.dispatching``) is assigned and the
+phone gets the order on its MQTT inbox (through the outbox). A timer escalates orders
+not accepted in time and retries unassigned ones.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from models.timeutil import to_datetime
 from models.workorder import Priority
 from services.dispatch_round import Job, dispatch_round, waiting_jobs
 from services.dispatching import auto_assign
+from services.outbox import Outbox
 from services.workorders import NewOrder, create_order
 from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
 from store.sql import fetch_all
 from streams.app import app, topic
-from streams.context import ctx, db_pool, publisher
+from streams.context import ctx, db_pool
 from streams.deadletter import dead_letter
 
 log = logging.getLogger("fieldflow.streams.automation")
@@ -41,7 +43,7 @@ PRIORITY = {Severity.CRITICAL: Priority.P1, Severity.MAJOR: Priority.P2,
 SLOW_ROUND_S = 5.0  # a retry round should take well under the timer's 10 s
 
 
-def order_for_alert(alert: AlertEvent, device: dict[str, Any], sla_minutes: int) -> NewOrder:
+def order_for_alert(alert: AlertEvent, device: dict[str, Any]) -> NewOrder:
     """The order an alert asks for (pure)."""
     what = "Predicted failure" if alert.kind == "prediction" else alert.fault_type.replace("_", " ")
     description = alert.message
@@ -55,7 +57,6 @@ def order_for_alert(alert: AlertEvent, device: dict[str, Any], sla_minutes: int)
         customer_id=device["customer_id"],
         required_skills=tuple(device["required_skills"] or ()),
         fault_type=alert.fault_type,
-        sla_due_ms=alert.ts + sla_minutes * 60_000,
         idempotency_key=f"alert:{alert.dedup_key}",
     )
 
@@ -64,7 +65,6 @@ async def handle_alert(alert: AlertEvent) -> None:
     if alert.state != AlertState.OPENED or alert.kind not in ORDER_KINDS:
         return
     pool = await db_pool()
-    pub = await publisher()
     async with pool.connection() as conn:
         devices = {d["device_id"]: d for d in await q.device_registry(conn)}
         device = devices.get(alert.device_id)
@@ -76,9 +76,10 @@ async def handle_alert(alert: AlertEvent) -> None:
             await q.link_alert(conn, alert.device_id, alert.fault_type, existing)
             log.info("alert %s joins open order %s", alert.dedup_key, existing)
             return
-        sla = await q.sla_minutes(conn, device["sla_tier"])
-        order, created = await create_order(order_for_alert(alert, device, sla), conn=conn,
-                                            publisher=pub, actor="automation", ts_ms=alert.ts)
+        # The due time is the one SLA rule's (services.sla), counted from the alert.
+        order, created = await create_order(order_for_alert(alert, device), conn=conn,
+                                            publisher=Outbox(conn), actor="automation",
+                                            ts_ms=alert.ts)
         await q.link_alert(conn, alert.device_id, alert.fault_type, order["id"])
         if created:
             log.info("alert %s -> work order %s (%s)", alert.dedup_key, order["id"],
@@ -91,7 +92,7 @@ async def dispatch(order_id: str, *, conn: Any, exclude: frozenset[str] = frozen
                    event_key: str | None = None, why: str = "auto-dispatch") -> None:
     """Assign the best engineer; one order that cannot be planned never stops the rest."""
     try:
-        best = await auto_assign(order_id, conn=conn, publisher=await publisher(),
+        best = await auto_assign(order_id, conn=conn, publisher=Outbox(conn),
                                  now_ms=ctx.now(), actor="dispatch", exclude=exclude,
                                  event_key=event_key, why=why)
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown):
@@ -146,7 +147,7 @@ async def escalate() -> None:
         jobs += await waiting_jobs(conn)
         if jobs:
             started = time.monotonic()
-            report = await dispatch_round(jobs, conn=conn, publisher=await publisher(),
+            report = await dispatch_round(jobs, conn=conn, publisher=Outbox(conn),
                                           now_ms=now, actor="dispatch")
             took = time.monotonic() - started
             level = (logging.WARNING if report.failed or took > SLOW_ROUND_S

@@ -15,7 +15,8 @@ import time
 
 from models.messages import GeofenceEvent, GeofenceKind, Position
 from models.workorder import IllegalTransition, Status
-from services.workorders import transition_order
+from services.outbox import Outbox
+from services.transitions import transition_order
 from store import fieldevents as q
 from store.db import retry_db
 from store.sql import fetch_all
@@ -68,8 +69,8 @@ async def restore_presence(state: PositionsState) -> None:
 async def handle_geofence(state: PositionsState, ev: GeofenceEvent) -> None:
     """Attach the order, move it, store and publish the event (idempotent)."""
     pool = await ctx.db_pool()
-    pub = await ctx.publisher()
     async with pool.connection() as conn:
+        outbox = Outbox(conn)
         order_id = None  # a pass-through (drive-through) touches no order
         if ev.kind == GeofenceKind.ENTER:
             order_id = await q.order_at_site(conn, ev.engineer_id, ev.site_id, ("en_route",))
@@ -77,7 +78,7 @@ async def handle_geofence(state: PositionsState, ev: GeofenceEvent) -> None:
                 try:
                     # transition_order records the SLA breach when the arrival is late.
                     row = await transition_order(
-                        order_id, Status.ON_SITE, conn=conn, publisher=pub, actor="geofence",
+                        order_id, Status.ON_SITE, conn=conn, publisher=outbox, actor="geofence",
                         reason=f"checked in at {ev.site_id} (dwell {ev.dwell_s or 0:.0f}s)",
                         ts_ms=ev.ts, event_key=f"checkin:{ev.engineer_id}:{ev.site_id}:{ev.ts}")
                     # The trip from where the order went en route ends here: learn from it.
@@ -93,8 +94,11 @@ async def handle_geofence(state: PositionsState, ev: GeofenceEvent) -> None:
             if order_id:
                 await q.set_checkout(conn, order_id, ev.ts)
         ev = ev.model_copy(update={"work_order_id": order_id})
-        if await q.insert_geofence_event(conn, ev):
-            await pub.event("events.geofence", ev.engineer_id, ev)
+        async with conn.transaction():  # the event commits with its row
+            stored = await q.insert_geofence_event(conn, ev)
+            if stored:
+                await outbox.event("events.geofence", ev.engineer_id, ev)
+        if stored:
             log.info("%s %s site %s (order %s)", ev.engineer_id, ev.kind.value, ev.site_id,
                      order_id or "-")
 

@@ -1,7 +1,8 @@
 """The worker's context: shared resources and the state of the partitions it owns.
 
 One :class:`WorkerContext` per worker process (``ctx``), created at import like the faust
-app. It owns the database pool and the publisher (opened lazily), the caches rebuilt from
+app. It owns the database pool and the ETA publisher (opened lazily; stored changes go
+through the outbox), the caches rebuilt from
 the database (fences, device registry, active orders, the fault model), and per telemetry
 topic the :class:`~streams.watermark.PartitionStates` of the partitions assigned to this
 worker. Nothing in ``streams/`` keeps working state in a module global.
@@ -83,7 +84,7 @@ class WorkerContext:
 
     async def publisher(self) -> StreamPublisher:
         if self._publisher is None:
-            self._publisher = StreamPublisher(self.settings)
+            self._publisher = StreamPublisher()
         return self._publisher
 
     def now(self) -> int:

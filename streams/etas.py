@@ -11,6 +11,7 @@ import logging
 import time
 
 from models.messages import AlertEvent, AlertState, EtaUpdate, Position, Severity
+from services.outbox import Outbox
 from store import fieldevents as q
 from store.db import retry_db
 from streams.context import ctx
@@ -62,8 +63,9 @@ async def publish_eta(state: PositionsState, update: EtaUpdate) -> None:
                 state=AlertState.OPENED, ts=update.ts, value=update.late_by_s,
                 message=f"ETA misses the SLA by {update.late_by_s:.0f}s",
                 details={"work_order_id": update.work_order_id, "engineer_id": update.engineer_id})
-            if await q.store_alert(conn, alert):
-                await pub.event("events.alerts", alert.device_id, alert)
+            async with conn.transaction():  # the alert's event commits with the alert
+                if await q.store_alert(conn, alert):
+                    await Outbox(conn).event("events.alerts", alert.device_id, alert)
     await pub.event("events.eta", update.work_order_id, update)
 
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 
 from models.messages import Severity
+from services.outbox import Outbox
 from store import fieldevents as q
 from store.db import retry_db
 from streams.app import app
-from streams.context import ctx, db_pool, publisher
+from streams.context import ctx, db_pool
 from streams.sla import NOT_ON_SITE, sla_risk_cleared
 from streams.timers import keep_running
 
@@ -30,17 +31,18 @@ log = logging.getLogger("fieldflow.streams.sla")
 
 async def check_sla(now_ms: int) -> None:
     pool = await db_pool()
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         breached = await q.mark_missed_sla(conn, now_ms, NOT_ON_SITE)
         cleared = await q.clear_sla_risks(conn, now_ms, NOT_ON_SITE)
+        outbox = Outbox(conn)  # the cleared alerts' events commit with the clearing
+        events = [sla_risk_cleared(row["device_id"], row["dedup_key"], row["status"], now_ms,
+                                   Severity(row["severity"])) for row in cleared]
+        for ev in events:
+            await outbox.event("events.alerts", ev.device_id, ev)
     for row in breached:
         log.info("order %s (%s): SLA breached, not on site by %s", row["id"], row["status"],
                  row["sla_due"].isoformat())
-    pub = await publisher()
-    for row in cleared:
-        ev = sla_risk_cleared(row["device_id"], row["dedup_key"], row["status"], now_ms,
-                              Severity(row["severity"]))
-        await pub.event("events.alerts", ev.device_id, ev)
+    for ev in events:
         log.info("alert cleared %s/sla_risk (%s)", ev.device_id, ev.message)
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.auth import Staff, StaffOrEngineer, ensure_engineer_access
-from api.deps import ConnDep, PublisherDep, audit
+from api.deps import ConnDep, PublisherDep, audit_of
 from api.routers.work_orders import WorkOrderOut
 from api.schemas import Body, Ident, Text
 from dispatch.types import pickup_for
@@ -87,7 +87,9 @@ async def assign(
     if body.engineer_id is None:
         why = "auto-assigned by dispatcher" + (f" ({body.reason})" if body.reason else "")
         best, row = await assign_best(work_order_id, conn=conn, publisher=publisher,
-                                      now_ms=now, actor=p.actor, why=why)
+                                      now_ms=now, actor=p.actor, why=why,
+                                      audit=audit_of(p, "assign", "work_order", work_order_id,
+                                                     {"mode": "auto"}))
         out: dict[str, Any] = {
             "work_order": row, "engineer_id": best.engineer_id, "mode": "auto",
             "score": best.score, "eta": _at(now - now % DAY_MS, best.eta_s),
@@ -95,15 +97,14 @@ async def assign(
     else:
         done = await assign_by_hand(work_order_id, body.engineer_id, conn=conn,
                                     publisher=publisher, now_ms=now, actor=p.actor,
-                                    note=body.reason)
+                                    note=body.reason,
+                                    audit=audit_of(p, "assign", "work_order", work_order_id,
+                                                   {"mode": "manual"}))
         fit = done.candidate
         out = {"work_order": done.order, "engineer_id": body.engineer_id, "mode": "manual",
                "score": fit.score if fit else None,
                "eta": _at(done.day_start_ms, fit.eta_s) if fit else None,
                "reasons": done.reasons, "preempted_work_order_id": None}
-    await audit(conn, p, "assign", "work_order", work_order_id,
-                {"engineer_id": out["engineer_id"], "mode": out["mode"],
-                 "preempted": out["preempted_work_order_id"]})
     return out
 
 
@@ -191,11 +192,9 @@ async def plan(body: PlanIn, conn: ConnDep, publisher: PublisherDep, p: Staff) -
     day = body.date or datetime.fromtimestamp(now / 1000, UTC).date()
     res = await plan_day(conn=conn, publisher=publisher, day=day, now_ms=now,
                          order_ids=body.work_order_ids, time_limit_s=body.time_limit_s,
-                         apply=body.apply, actor=p.actor)
+                         apply=body.apply, actor=p.actor,
+                         audit=audit_of(p, "plan", "dispatch", day.isoformat()))
     targets = set(res.targets)
-    if body.apply:
-        await audit(conn, p, "plan", "dispatch", day.isoformat(),
-                    {"orders": len(targets), "assigned": res.assigned})
     routes = [
         {"engineer_id": eid, "start": res.at(r.start_s), "end": res.at(r.end_s),
          "travel_s": r.travel_s, "stops": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
@@ -47,15 +48,21 @@ class WebhookOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    """One row per (webhook, event), written with the event (the outbox)."""
+
     id: int
     webhook_id: int
+    event_id: UUID | None = Field(default=None, description="also the X-FieldFlow-Event-Id")
     event_type: str
     payload: dict[str, Any]
-    attempt: int
-    status_code: int | None
-    error: str | None
+    attempt: int = Field(description="attempts made so far")
+    status_code: int | None = Field(description="of the last attempt")
+    error: str | None = Field(description="of the last attempt")
     delivered: bool
-    ts: datetime
+    state: str = Field(default="pending", description="pending | delivered | dead")
+    next_attempt_at: datetime | None = Field(default=None, description="while pending")
+    delivered_at: datetime | None = None
+    ts: datetime = Field(description="the last attempt (or the row's creation)")
 
 
 @router.post("", response_model=WebhookOut, status_code=201)

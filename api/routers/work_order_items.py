@@ -10,15 +10,17 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.access import order_for
 from api.auth import Reader, Staff, StaffOrEngineer
-from api.deps import ConnDep, PublisherDep, audit, fetch_all, fetch_one
+from api.deps import ConnDep, PublisherDep, audit_of
 from api.routers.work_orders import MAX_TS_FUTURE_MS, MAX_TS_PAST_MS, WorkOrderOut
 from api.schemas import Body, Ident, Name, Text
 from models.timeutil import now_ms, parse_ts_ms
-from models.workorder import Status
 from services.checklists import checklist, save_answers
+from services.order_events import Conflict
+from services.order_items import issue_tracking_token
 from services.parts import use_part
-from services.workorders import Conflict, checklist_complete, transition_order
-from store.tokens import hash_token, new_token
+from services.transitions import checklist_complete, rate_order
+from services.transitions import sign_off as sign_off_order
+from store.orders import latest_eta, parts_used
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -118,12 +120,15 @@ async def get_checklist(
 
 @router.put("/{work_order_id}/checklist", response_model=ChecklistOut)
 async def put_checklist(
-    work_order_id: str, body: ChecklistIn, conn: ConnDep, p: StaffOrEngineer
+    work_order_id: str, body: ChecklistIn, conn: ConnDep, publisher: PublisherDep,
+    p: StaffOrEngineer,
 ) -> dict[str, Any]:
     """Answer items (merged with earlier answers); required items gate completion."""
     order = await order_for(conn, p, work_order_id)
-    await save_answers(conn, order, body.answers, actor=p.actor, at=datetime.now(UTC))
-    await audit(conn, p, "checklist", "work_order", work_order_id, {"items": list(body.answers)})
+    await save_answers(conn, order, body.answers, actor=p.actor, at=datetime.now(UTC),
+                       publisher=publisher, audit=audit_of(
+                           p, "checklist", "work_order", work_order_id,
+                           {"items": list(body.answers)}))
     return await _checklist(conn, order)
 
 
@@ -132,11 +137,7 @@ async def list_parts_used(
     work_order_id: str, conn: ConnDep, p: StaffOrEngineer
 ) -> list[dict[str, Any]]:
     await order_for(conn, p, work_order_id)
-    return await fetch_all(
-        conn,
-        "SELECT * FROM work_order_parts WHERE work_order_id = %s ORDER BY id",
-        (work_order_id,),
-    )
+    return await parts_used(conn, work_order_id)
 
 
 @router.post("/{work_order_id}/parts", response_model=PartUseOut, status_code=201)
@@ -153,12 +154,10 @@ async def use_parts(
         raise Conflict(f"parts cannot be added to a {order['status']} order")
     if not p.is_staff and body.engineer_id not in (None, p.engineer_id):
         raise HTTPException(403, "an engineer uses parts from their own van only")
-    usage = await use_part(
+    return await use_part(
         order, body.part_id, body.qty, conn=conn, publisher=publisher,
         engineer_id=body.engineer_id, ts_ms=body.ts if isinstance(body.ts, int) else None,
-    )
-    await audit(conn, p, "use_part", "work_order", work_order_id, body.model_dump())
-    return usage
+        audit=audit_of(p, "use_part", "work_order", work_order_id, body.model_dump()))
 
 
 @router.post("/{work_order_id}/sign-off", response_model=WorkOrderOut)
@@ -171,50 +170,29 @@ async def sign_off(
 ) -> dict[str, Any]:
     """The customer signs the completed job (recorded with the signer's name)."""
     await order_for(conn, p, work_order_id)
-    await transition_order(
-        work_order_id,
-        Status.SIGNED_OFF,
-        conn=conn,
-        publisher=publisher,
-        actor=p.actor,
-        reason=body.reason or f"signed by {body.signed_by}",
-        details={"signed_by": body.signed_by},
-    )
-    row = await fetch_one(
-        conn, "UPDATE work_orders SET signed_by = %s WHERE id = %s RETURNING *",
-        (body.signed_by, work_order_id),
-    )
-    await audit(conn, p, "sign_off", "work_order", work_order_id, body.model_dump())
-    assert row is not None
-    return row
+    return await sign_off_order(
+        work_order_id, body.signed_by, conn=conn, publisher=publisher, actor=p.actor,
+        reason=body.reason,
+        audit=audit_of(p, "sign_off", "work_order", work_order_id, body.model_dump()))
 
 
 @router.post("/{work_order_id}/rating", response_model=WorkOrderOut)
 async def rate(
-    work_order_id: str, body: RatingIn, conn: ConnDep, p: Reader
+    work_order_id: str, body: RatingIn, conn: ConnDep, publisher: PublisherDep, p: Reader
 ) -> dict[str, Any]:
     """The customer's rating (1-5) and feedback, once the job is completed."""
-    order = await order_for(conn, p, work_order_id)
+    await order_for(conn, p, work_order_id)
     if p.role == "engineer":
         raise HTTPException(403, "engineers may not rate their own work")
-    if order["status"] not in ("completed", "signed_off", "closed"):
-        raise Conflict(f"a {order['status']} order cannot be rated yet")
-    row = await fetch_one(
-        conn,
-        "UPDATE work_orders SET rating = %s, feedback = %s WHERE id = %s RETURNING *",
-        (body.rating, body.feedback, work_order_id),
-    )
-    await audit(conn, p, "rate", "work_order", work_order_id, body.model_dump())
-    assert row is not None
-    return row
+    return await rate_order(
+        work_order_id, body.rating, body.feedback, conn=conn, publisher=publisher,
+        audit=audit_of(p, "rate", "work_order", work_order_id, body.model_dump()))
 
 
 @router.get("/{work_order_id}/eta", response_model=EtaOut)
 async def get_eta(work_order_id: str, conn: ConnDep, p: Reader) -> dict[str, Any]:
     await order_for(conn, p, work_order_id)
-    row = await fetch_one(
-        conn, "SELECT * FROM eta_latest WHERE work_order_id = %s", (work_order_id,)
-    )
+    row = await latest_eta(conn, work_order_id)
     if row is None:
         raise HTTPException(
             404,
@@ -226,19 +204,14 @@ async def get_eta(work_order_id: str, conn: ConnDep, p: Reader) -> dict[str, Any
 
 @router.post("/{work_order_id}/tracking-token", response_model=TrackingTokenOut, status_code=201)
 async def tracking_token(
-    work_order_id: str, conn: ConnDep, p: Staff, body: TrackingTokenIn | None = None
+    work_order_id: str, conn: ConnDep, publisher: PublisherDep, p: Staff,
+    body: TrackingTokenIn | None = None,
 ) -> dict[str, Any]:
     """A customer token that sees this one order (shown once; stored hashed)."""
     await order_for(conn, p, work_order_id)
-    token = new_token()
     expires = datetime.now(UTC) + timedelta(hours=(body or TrackingTokenIn()).expires_in_hours)
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO api_tokens (token_hash, role, work_order_id, expires_at)"
-            " VALUES (%s, 'customer', %s, %s)",
-            (hash_token(token), work_order_id, expires),
-        )
-        await audit(
-            conn, p, "tracking_token", "work_order", work_order_id, {"expires_at": str(expires)}
-        )
+    token = await issue_tracking_token(
+        work_order_id, expires, conn=conn, publisher=publisher,
+        audit=audit_of(p, "tracking_token", "work_order", work_order_id,
+                       {"expires_at": str(expires)}))
     return {"token": token, "url": f"/track/{token}", "expires_at": expires}

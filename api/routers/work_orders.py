@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from api.access import order_for, scope_orders
+from api.access import order_for, order_scope
 from api.auth import Principal, Reader, Requester, Staff, StaffOrEngineer
-from api.deps import ConnDep, PublisherDep, audit, fetch_one
-from api.listing import Page, PagingDep, TimeRangeDep, Where, fetch_page
+from api.deps import ConnDep, PublisherDep, audit_of
+from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Name, Skill, Text
 from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
-from services.workorders import NewOrder, create_order, transition_order, update_order
+from services.transitions import transition_order
+from services.workorders import NewOrder, create_order, update_order
+from store.orders import page_events, page_orders
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -43,7 +45,9 @@ class WorkOrderIn(Body):
     asset_id: Ident | None = None
     required_skills: list[Skill] = Field(default_factory=list, max_length=20)
     required_parts: dict[Ident, int] = Field(default_factory=dict, max_length=50)
-    sla_due: datetime | None = Field(default=None, description="default: now + the SLA tier")
+    sla_due: datetime | None = Field(
+        default=None, description="default: now + the SLA target of the customer's tier and"
+        " the order's priority (services.sla)")
     window_start: AwareDatetime | None = Field(
         default=None, description="appointment window: service starts no earlier than this")
     window_end: AwareDatetime | None = Field(
@@ -176,36 +180,10 @@ async def list_orders(  # noqa: PLR0917
     asset_id: Ident | None = None,
 ) -> dict[str, Any]:
     """Filter by status, priority, engineer, site, customer, asset and created time."""
-    where = (
-        Where()
-        .eq("status", status)
-        .eq("priority", priority)
-        .eq("engineer_id", engineer_id)
-        .eq("site_id", site_id)
-        .eq("customer_id", customer_id)
-        .eq("asset_id", asset_id)
-        .within("created_at", rng)
-    )
-    if open_only:
-        where.add("status NOT IN ('completed', 'signed_off', 'closed', 'cancelled')")
-    scope_orders(p, where)
-    return await fetch_page(
-        conn, "SELECT * FROM work_orders", where, "created_at DESC, id", page
-    )
-
-
-async def _default_sla(conn: ConnDep, body: WorkOrderIn) -> datetime | None:
-    if body.sla_due is not None:
-        return body.sla_due
-    row = await fetch_one(
-        conn,
-        "SELECT p.response_minutes FROM customers c JOIN sla_policies p ON p.tier = c.sla_tier"
-        " WHERE c.id = coalesce(%s, (SELECT customer_id FROM sites WHERE id = %s))",
-        (body.customer_id, body.site_id),
-    )
-    if row is None:
-        return None
-    return datetime.now(UTC) + timedelta(minutes=int(row["response_minutes"]))
+    return await page_orders(
+        conn, page, rng, scope=order_scope(p), status=status, open_only=open_only,
+        priority=priority, engineer_id=engineer_id, site_id=site_id, customer_id=customer_id,
+        asset_id=asset_id)
 
 
 def _check_requester(p: Principal, body: WorkOrderIn) -> WorkOrderIn:
@@ -228,12 +206,8 @@ async def create_work_order(
 ) -> dict[str, Any]:
     """Create an order by hand (dispatcher) or from a customer request (customer user)."""
     body = _check_requester(p, body)
-    sla_due = await _default_sla(conn, body)
-    if body.customer_id and body.site_id:
-        site = await fetch_one(conn, "SELECT customer_id FROM sites WHERE id = %s", (body.site_id,))
-        if site and site["customer_id"] != body.customer_id:
-            raise HTTPException(422, "the site belongs to another customer")
-    row, created = await create_order(
+    sla_due = body.sla_due  # None: the SLA rule (services.sla), tier x priority
+    row, _created = await create_order(
         NewOrder(
             title=body.title,
             priority=body.priority,
@@ -252,9 +226,8 @@ async def create_work_order(
         conn=conn,
         publisher=publisher,
         actor=p.actor,
+        audit=audit_of(p, "create", "work_order", "", body.model_dump(mode="json")),
     )
-    if created:
-        await audit(conn, p, "create", "work_order", row["id"], body.model_dump(mode="json"))
     return row
 
 
@@ -270,11 +243,10 @@ async def update_work_order(
     """Change what the order asks for (409 once completed; 422 for an empty window).
     An assigned order keeps its engineer: ``POST .../assign`` re-dispatches it."""
     changes = body.model_dump(exclude_unset=True)
-    row = await update_order(work_order_id, changes, conn=conn, publisher=publisher,
-                             actor=p.actor)
-    await audit(conn, p, "update", "work_order", work_order_id,
-                body.model_dump(exclude_unset=True, mode="json"))
-    return row
+    return await update_order(
+        work_order_id, changes, conn=conn, publisher=publisher, actor=p.actor,
+        audit=audit_of(p, "update", "work_order", work_order_id,
+                       body.model_dump(exclude_unset=True, mode="json")))
 
 
 @router.post("/{work_order_id}/transitions", response_model=WorkOrderOut)
@@ -292,7 +264,7 @@ async def transition(
             raise HTTPException(403, f"an engineer may not move an order to {body.to.value!r}")
         if body.engineer_id not in (None, p.engineer_id):
             raise HTTPException(403, "an engineer may not hand an order to someone else")
-    row = await transition_order(
+    return await transition_order(
         work_order_id,
         body.to,
         conn=conn,
@@ -304,9 +276,9 @@ async def transition(
         ts_ms=body.ts if isinstance(body.ts, int) else None,
         event_key=f"client:{work_order_id}:{body.idempotency_key}" if body.idempotency_key
         else None,
+        audit=audit_of(p, "transition", "work_order", work_order_id,
+                       body.model_dump(mode="json")),
     )
-    await audit(conn, p, "transition", "work_order", work_order_id, body.model_dump(mode="json"))
-    return row
 
 
 @router.get("/{work_order_id}/events", response_model=Page[EventOut])
@@ -314,5 +286,4 @@ async def list_events(
     work_order_id: str, conn: ConnDep, p: Reader, page: PagingDep
 ) -> dict[str, Any]:
     await order_for(conn, p, work_order_id)
-    where = Where().eq("work_order_id", work_order_id)
-    return await fetch_page(conn, "SELECT * FROM work_order_events", where, "id", page)
+    return await page_events(conn, page, work_order_id)

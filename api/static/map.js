@@ -19,6 +19,7 @@ class GeoMap {
       this.layers[name] = svgEl("g", { class: name }, svg);
     }
     this.items = new Map(); // key -> {lat, lon, el, layer}
+    this.lines = new Map(); // key -> {latlngs, el}
   }
   extend(lat, lon) {
     if (lat == null || lon == null) return false;
@@ -71,7 +72,28 @@ class GeoMap {
     item.el.dataset.lat = item.lat; item.el.dataset.lon = item.lon;
   }
   remove(key) { const it = this.items.get(key); if (it) { it.el.remove(); this.items.delete(key); } }
-  redraw() { this.drawGrid(); for (const it of this.items.values()) this.move(it); if (this.onRedraw) this.onRedraw(); }
+  /* A polyline (routes, tracks) in the links layer, re-projected when the extent grows. */
+  line(key, latlngs, attrs) {
+    let ln = this.lines.get(key);
+    if (!ln) { ln = { el: svgEl("polyline", { fill: "none", ...attrs }, this.layers.links) }; this.lines.set(key, ln); }
+    ln.latlngs = latlngs;
+    let grew = false;
+    for (const [lat, lon] of latlngs) grew = this.extend(lat, lon) || grew;
+    if (grew) this.redraw(); else this.project_line(ln);
+    return ln.el;
+  }
+  project_line(ln) {
+    if (!this.bounds) return;
+    ln.el.setAttribute("points", ln.latlngs.map(([lat, lon]) => this.project(lat, lon).slice(0, 2).map((v) => v.toFixed(1)).join(",")).join(" "));
+  }
+  removeLines(prefix) {
+    for (const [key, ln] of this.lines) if (key.startsWith(prefix)) { ln.el.remove(); this.lines.delete(key); }
+  }
+  redraw() {
+    this.drawGrid(); for (const it of this.items.values()) this.move(it);
+    for (const ln of this.lines.values()) this.project_line(ln);
+    if (this.onRedraw) this.onRedraw();
+  }
 }
 
 function niceStep(raw) {

@@ -121,7 +121,9 @@ SHARED_MODEL_ENV = {
 
 def stack_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a stack of our own in ``home``: free ports, the shared model."""
-    env = {**os.environ, "FIELDFLOW_HOME": str(home), **SHARED_MODEL_ENV, **extra}
+    # No e2e test fetches public map tiles: the vector map unless a test serves its own.
+    env = {**os.environ, "FIELDFLOW_HOME": str(home), **SHARED_MODEL_ENV,
+           "FIELDFLOW_MAP_TILE_URL": "none", **extra}
     for name in ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS"):
         env[f"FIELDFLOW_{name}_PORT"] = str(free_port())
     return env

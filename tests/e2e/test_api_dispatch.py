@@ -213,7 +213,8 @@ def test_p1_preempts_a_p4_not_yet_en_route_which_goes_back_to_dispatch(stack: St
         withdrawn = {"type": "withdrawn", "work_order_id": p4["id"],
                      "reason": f"pre-empted by P1 order {p1['id']}"}
         try:  # the phone hears that the P4 is off its route
-            wait_until(lambda: withdrawn in inbox, timeout_s=15)
+            wait_until(lambda: any({k: m.get(k) for k in withdrawn} == withdrawn
+                                   for m in inbox), timeout_s=15)
         finally:
             phone.loop_stop()
             phone.disconnect()

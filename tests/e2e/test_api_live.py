@@ -150,9 +150,18 @@ def test_webhooks_are_signed_retried_and_logged(stack: Stack, receiver: str) -> 
         body = json.loads(raw)
         assert body["type"] == "workorder.assigned"
         assert body["data"]["work_order_id"] == order["id"]
-        deliveries = ok(api.get(f"/api/v1/webhooks/{hook['id']}/deliveries"))["items"]
-        assert [(d["attempt"], d["delivered"], d["status_code"]) for d in
-                reversed(deliveries)] == [(1, False, 500), (2, False, 500), (3, True, 204)]
+        assert headers["X-FieldFlow-Event-Id"] == body["id"] == body["data"]["event_id"]
+
+        def delivered() -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = ok(
+                api.get(f"/api/v1/webhooks/{hook['id']}/deliveries"))["items"]
+            return items if items and items[0]["state"] == "delivered" else []
+
+        # One durable row per (webhook, event): three attempts, the last one acknowledged.
+        [d] = wait_until(delivered, timeout_s=10)
+        assert (d["attempt"], d["delivered"], d["status_code"], d["error"]) == (
+            3, True, 204, None)
+        assert d["event_id"] == body["id"] and d["delivered_at"] is not None
         ok(api.delete(f"/api/v1/webhooks/{hook['id']}"), 204)
         assert_error(api.delete(f"/api/v1/webhooks/{hook['id']}"), 404)
         assert_error(api.get("/api/v1/webhooks/999999/deliveries"), 404)

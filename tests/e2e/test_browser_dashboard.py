@@ -54,6 +54,9 @@ def test_dashboard_follows_the_live_feed_and_tracking_page(stack: Stack, page) -
     page.fill("#token", stack.admin_token)
     page.click("#login-form button")
     page.wait_for_selector("#conn.on", timeout=15000)
+    # e2e stacks run with FIELDFLOW_MAP_TILE_URL=none: the console draws the vector map.
+    page.wait_for_selector("body[data-map=vector]", timeout=15000)
+    assert "tiles off" in (page.text_content("#map-mode") or "")
     row = page.wait_for_selector(f"#order-{order['id']}", timeout=15000)
     assert row.get_attribute("data-status") == "new"
 

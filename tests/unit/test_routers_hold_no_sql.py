@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 
 ROUTERS = Path(__file__).resolve().parents[2] / "api" / "routers"
-# Issue #21: these three are being moved onto use cases in their own change (helper
-# uow-core); remove each from here as it lands.
-NOT_YET = frozenset({"work_orders.py", "work_order_items.py"})
 
 DB_METHODS = frozenset({"execute", "executemany", "copy", "cursor", "fetchone", "fetchall",
                         "fetchmany", "transaction"})
@@ -59,7 +56,7 @@ def sql_in(source: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "router", sorted(p.name for p in ROUTERS.glob("*.py") if p.name not in NOT_YET)
+    "router", sorted(p.name for p in ROUTERS.glob("*.py"))
 )
 def test_router_executes_no_sql(router: str) -> None:
     assert sql_in((ROUTERS / router).read_text()) == []
@@ -98,10 +95,3 @@ async def create(conn, p, body):
     return await catalog.create_customer(conn, p, body.model_dump())
 '''
     assert sql_in(source) == []
-
-
-@pytest.mark.parametrize("router", sorted(NOT_YET))
-def test_the_allow_list_is_still_needed(router: str) -> None:
-    """A listed router exists and still holds SQL: once it holds none, it leaves the list
-    (and a renamed one cannot slip out of the check)."""
-    assert sql_in((ROUTERS / router).read_text())

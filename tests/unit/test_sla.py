@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from models.messages import AlertState, Severity
 from models.workorder import Priority, Status
-from services.workorders import arrived_late
+from services.transitions import arrived_late
 from stack.settings import Settings
 from streams.sla import (
     NOT_ON_SITE,
