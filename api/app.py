@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,9 +9,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.egress import networks
 from api.httpingest import HttpIngest
 from api.inbox import InboxHub
 from api.live import Hub
+from api.middleware import (
+    BodyLimit,
+    SecurityHeaders,
+    content_security_policy,
+    inline_script_hashes,
+    tile_source,
+)
 from api.records import RecordProducer
 from api.relay import Relay
 from api.routers import (
@@ -31,6 +38,7 @@ from api.routers import (
     jobs,
     kpis,
     live,
+    notifications,
     pages,
     parts,
     sites,
@@ -42,6 +50,8 @@ from api.routers import (
     work_orders,
 )
 from api.routers.pages import STATIC
+from api.throttle import FailureThrottle
+from stack.logs import setup_logging
 from stack.settings import Settings, get_settings
 from store.blobs import open_blobs
 from store.db import open_pool
@@ -65,6 +75,7 @@ ROUTERS = (
     telemetry,
     users,
     webhooks,
+    notifications,
     console,
     live,
     ingest,
@@ -76,11 +87,13 @@ ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
-    logging.basicConfig(level=s.log_level)
+    setup_logging(s.log_level)  # one format, secrets masked (stack/secrets.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
+        app.state.egress_allowed = networks(s.webhook_allowed_networks)
+        app.state.auth_throttle = FailureThrottle(s.auth_failures_per_s, s.auth_failures_burst)
         app.state.pool = await open_pool(s.resolved_database_url, max_size=s.db_pool_size)
         app.state.records = RecordProducer(s)
         app.state.http_ingest = HttpIngest(s, app.state.records)
@@ -108,6 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Authenticate with `Authorization: Bearer <token>`.",
     )
     errors.install(app)
+    app.add_middleware(BodyLimit, limit=s.max_json_body_bytes)
+    app.add_middleware(
+        SecurityHeaders,
+        csp=content_security_policy(
+            inline_script_hashes(STATIC.glob("*.html")),
+            [src for src in (tile_source(s.map_tile_url),) if src],  # the console's street map
+        ),
+    )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -1,20 +1,25 @@
 """Bearer-token authentication and role checks.
 
-Roles: admin, dispatcher, engineer (own orders and own position only), customer (one
-order, through its tracking token, or its own customer's orders), device (no REST: devices
-publish over MQTT). Tokens are looked up by SHA-256 hash.
+Roles: admin, dispatcher, engineer (own orders and own position only), customer (its own
+customer's orders), device (no REST: devices publish over MQTT). A tracking token (a
+customer token bound to one order) opens only the tracking page, never the REST API.
+Tokens are looked up by SHA-256 hash on the request's own connection (api/conn.py), and
+an address whose lookups keep failing is refused before it costs a query (api/throttle.py).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg_pool import AsyncConnectionPool
 
-from store.tokens import hash_token
+from api.conn import ConnDep
+from api.throttle import FailureThrottle
+from store.sql import Conn
+from store.tokens import principal_row
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -44,21 +49,16 @@ class Principal:
         return f"{self.role}-token"
 
 
-async def lookup_token(pool: AsyncConnectionPool, token: str) -> Principal | None:
-    """The principal of a valid, unrevoked, unexpired token; None otherwise."""
-    if not token or "\x00" in token or len(token) > 512:
+def usable(token: str) -> bool:
+    """Tokens that could be ours (anything else fails without a query)."""
+    return bool(token) and len(token) <= 512 and "\x00" not in token
+
+
+async def lookup_token(conn: Conn, token: str, *, tracking_ttl_s: float) -> Principal | None:
+    """The principal of a valid token; None otherwise (no second connection taken)."""
+    if not usable(token):
         return None
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            """
-            SELECT t.role, t.user_id, t.work_order_id, u.engineer_id, u.customer_id
-            FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
-            WHERE t.token_hash = %s AND NOT t.revoked
-              AND (t.expires_at IS NULL OR t.expires_at > now())
-            """,
-            (hash_token(token),),
-        )
-        row: dict[str, Any] | None = await cur.fetchone()  # type: ignore[assignment]
+    row = await principal_row(conn, token, tracking_ttl_s=tracking_ttl_s)
     if row is None:
         return None
     return Principal(
@@ -70,23 +70,68 @@ async def lookup_token(pool: AsyncConnectionPool, token: str) -> Principal | Non
     )
 
 
+def client_address(request: Any) -> str:
+    client = getattr(request, "client", None)
+    return client.host if client is not None else "unknown"
+
+
+def check_throttle(request: Any) -> None:
+    """429 when this address failed too many lookups lately (before any query)."""
+    throttle: FailureThrottle = request.app.state.auth_throttle
+    wait = throttle.blocked(client_address(request), time.monotonic())
+    if wait > 0:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many failed authentication attempts from this address; try again later",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+
+def note_failure(request: Any) -> None:
+    request.app.state.auth_throttle.failed(client_address(request), time.monotonic())
+
+
+async def resolve(request: Any, conn: Conn, token: str) -> Principal | None:
+    """Throttle check, lookup on ``conn``, failure counted: the one way to read a token."""
+    check_throttle(request)
+    principal = await lookup_token(
+        conn, token, tracking_ttl_s=request.app.state.settings.tracking_ttl_after_close_s
+    )
+    if principal is None:
+        note_failure(request)
+    return principal
+
+
+async def principal_from_pool(holder: Any, token: str) -> Principal | None:
+    """:func:`resolve` for callers without a request connection (websockets, Basic auth):
+    one pooled connection, held only for the lookup. 429 (HTTPException) when throttled."""
+    async with holder.app.state.pool.connection() as conn:
+        return await resolve(holder, conn, token)
+
+
+def _unauthorised(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def _gate(request: Request) -> None:
+    check_throttle(request)
+
+
 async def current_principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _throttled: Annotated[None, Depends(_gate)],
+    conn: ConnDep,
 ) -> Principal:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    principal = await lookup_token(request.app.state.pool, creds.credentials)
+        raise _unauthorised("missing bearer token")
+    principal = await resolve(request, conn, creds.credentials)
     if principal is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid or expired token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorised("invalid, expired or revoked token")
+    if principal.work_order_id:
+        raise _unauthorised("a tracking link opens only its tracking page (/track/...)")
     return principal
 
 

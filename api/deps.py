@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 
 from api.auth import Principal
+from api.conn import ConnDep, get_conn  # one connection per request, shared with api/auth.py
 from services.outbox import Outbox
 from services.publisher import Audit, Publisher
 from store import audit as audit_log
@@ -17,14 +17,6 @@ __all__ = [
     "Conn", "ConnDep", "PublisherDep", "audit", "fetch_all", "fetch_by_id", "fetch_one", "found",
     "get_conn", "get_publisher",
 ]
-
-
-async def get_conn(request: Request) -> AsyncIterator[Conn]:
-    async with request.app.state.pool.connection() as conn:
-        yield conn
-
-
-ConnDep = Annotated[Conn, Depends(get_conn)]
 
 
 def get_publisher(conn: ConnDep) -> Publisher:

@@ -1,5 +1,5 @@
-"""The outbox relay: sends committed outbox rows (Kafka events, MQTT messages to phones)
-and webhook deliveries after the commit.
+"""The outbox relay: sends committed outbox rows (Kafka events, MQTT messages to phones),
+webhook deliveries and email notifications (``api/mailer.py``) after the commit.
 
 It runs as a background task of every API process; a PostgreSQL advisory lock, held by
 the relay's own listening connection, makes one replica the sender (another takes over
@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from api.mailer import EmailSender
 from api.senders import KafkaSender, MqttSender
 from api.webhooks import WebhookSender
 from services.webhooks import backoff_s
@@ -45,8 +46,10 @@ class Relay:
         self.kafka = KafkaSender(settings)
         self.mqtt = MqttSender(settings)
         self.webhooks = WebhookSender(settings, pool)
+        self.email = EmailSender(settings, pool)
         self.leader = False
-        self._wakes = {name: asyncio.Event() for name in ("kafka", "mqtt", "webhooks")}
+        self._wakes = {name: asyncio.Event()
+                       for name in ("kafka", "mqtt", "webhooks", "email")}
         self._task: asyncio.Task[None] | None = None
         self._purge_at = 0.0
 
@@ -92,7 +95,8 @@ class Relay:
             loops = [self._listen(lconn),
                      self._loop(self._wakes["kafka"], lambda: self.relay_once("kafka")),
                      self._loop(self._wakes["mqtt"], lambda: self.relay_once("mqtt")),
-                     self._loop(self._wakes["webhooks"], self.webhooks.deliver_due)]
+                     self._loop(self._wakes["webhooks"], self.webhooks.deliver_due),
+                     self._loop(self._wakes["email"], self.email.deliver_due)]
             tasks = [asyncio.create_task(c) for c in loops]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

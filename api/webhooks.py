@@ -6,7 +6,9 @@ the event id in ``X-FieldFlow-Event-Id`` (receivers drop repeats by it), records
 attempt (``attempt``, ``status_code``, ``error``), retries with exponential back-off
 (``webhook_backoff_s`` doubling up to ``webhook_backoff_max_s``) across restarts, marks
 the row ``delivered`` on a 2xx (never sent again) and ``dead`` after
-``webhook_max_attempts``.
+``webhook_max_attempts``. A target that resolves to an internal address now (names may
+resolve differently than at registration, ``api/egress.py``) is not contacted: the row
+is marked ``dead`` with the reason.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 from psycopg_pool import AsyncConnectionPool
 
+from api.egress import Refused, check_destination, networks
 from services.webhooks import SIGNATURE_HEADER, backoff_s, body, sign
 from stack.settings import Settings
 from store import outbox as q
@@ -31,6 +34,7 @@ class WebhookSender:
     def __init__(self, settings: Settings, pool: AsyncConnectionPool) -> None:
         self.settings = settings
         self.pool = pool
+        self.allowed = networks(settings.webhook_allowed_networks)
         self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
 
     async def close(self) -> None:
@@ -56,16 +60,20 @@ class WebhookSender:
         }
         status: int | None = None
         error: str | None = None
+        refused = False
         try:
+            await check_destination(d["url"], self.allowed)  # again: names change
             resp = await self._http.post(d["url"], content=raw, headers=headers)
             status = resp.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except Refused as exc:
+            error, refused = str(exc)[:500], True
         attempt = int(d["attempt"]) + 1
         state = ("delivered" if error is None
-                 else "dead" if attempt >= s.webhook_max_attempts else "pending")
+                 else "dead" if refused or attempt >= s.webhook_max_attempts else "pending")
         if state == "dead":
             log.warning("webhook %s: delivery %s dead after %d attempts (%s)",
                         d["webhook_id"], d["id"], attempt, error)

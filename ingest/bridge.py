@@ -16,6 +16,7 @@ Run: ``python -m ingest.bridge`` (the supervisor does this).
 
 from __future__ import annotations
 
+import base64
 import collections
 import logging
 import signal
@@ -25,16 +26,28 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from ingest.metrics import BridgeMetrics
 from ingest.mqtt_wire import Session
 from ingest.router import SUBSCRIPTIONS, Router, RouteResult, rejection
-from ingest.routing import TOPIC_DEADLETTER, Outgoing, RejectKind
+from ingest.routing import TOPIC_DEADLETTER, Outgoing, RejectKind, dead_letter, payload_summary
 from models.codec import encode
+from models.messages import DeadLetter
 from models.timeutil import now_ms
 
 log = logging.getLogger("fieldflow.bridge")
+# Kafka errors that no retry can cure: the record is dead-lettered instead.
+PERMANENT = frozenset({
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.INVALID_MSG, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_RECORD,
+    KafkaError.RECORD_LIST_TOO_LARGE, KafkaError.TOPIC_AUTHORIZATION_FAILED,
+    KafkaError._INVALID_ARG,
+})
+
+
+def is_permanent(err: KafkaError) -> bool:
+    return err.code() in PERMANENT
 
 @dataclass
 class _Pending:
@@ -55,6 +68,7 @@ class BridgeConfig:
     username: str | None = None
     password: str | None = None
     max_in_flight: int = 5000
+    max_message_bytes: int = 262_144  # bigger MQTT messages are dead-lettered, head only
     ready_file: str | None = None
     metrics_port: int | None = None
     producer_overrides: dict[str, Any] = field(default_factory=dict)
@@ -105,6 +119,8 @@ class Bridge:
             password=config.password if config.username else None,
             keepalive=30,
             on_connect=self._on_connect,
+            max_packet=config.max_message_bytes,
+            on_oversize=self._on_oversize,
         )
 
     # -- MQTT (the session's reader thread) ------------------------------------
@@ -112,15 +128,42 @@ class Bridge:
         log.info("MQTT connected to %s:%s, subscribed to %s", self._mqtt_host,
                  self._mqtt_port, ", ".join(SUBSCRIPTIONS))
 
-    def _on_message(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
-        # Backpressure: at the in-flight bound, stop reading; the broker keeps the rest.
+    def _wait_for_room(self) -> bool:
+        """Backpressure: at the in-flight bound, stop reading; the broker keeps the rest.
+        False when the bridge is stopping."""
         while self._received_n - self._finished_n >= self.config.max_in_flight:
             self._room.clear()
             if self._received_n - self._finished_n < self.config.max_in_flight:
                 break
             self._room.wait(1.0)
             if self._stop.is_set():
-                return
+                return False
+        return True
+
+    def _on_oversize(  # noqa: PLR0917
+        self, topic: str, head: bytes, size: int, sha256_hex: str, qos: int, mid: int
+    ) -> None:
+        """A message above ``max_message_bytes``: dead-lettered once (its size, hash and
+        head), then acked like any other, so the broker never redelivers it."""
+        if not self._wait_for_room():
+            return
+        self._received_n += 1
+        self.metrics.received.inc()
+        reason = (f"message of {size} bytes exceeds the MQTT message limit of "
+                  f"{self.config.max_message_bytes} bytes (FIELDFLOW_MQTT_MAX_MESSAGE_BYTES)"
+                  + payload_summary(size, sha256_hex, len(head)))
+        letter = DeadLetter(topic=topic[:512], payload_b64=base64.b64encode(head).decode(),
+                            reason=reason, received_at=now_ms())
+        log.warning("bridge: dead-lettered a %d-byte message on %r (sha256 %s)", size,
+                    topic[:200], sha256_hex)
+        records = self._records(RouteResult([], letter, RejectKind.OVERSIZE))
+        pending = _Pending(mid, qos, len(records), time.monotonic())
+        for rec in records:
+            self._produce(rec, pending)
+
+    def _on_message(self, topic: str, payload: bytes, qos: int, mid: int) -> None:
+        if not self._wait_for_room():
+            return
         self._received_n += 1
         self.metrics.received.inc()
         received = now_ms()
@@ -151,8 +194,16 @@ class Bridge:
 
     # -- Kafka ---------------------------------------------------------------
     def _produce(self, rec: Outgoing, pending: _Pending) -> None:
+        """Produce ``rec``; its message is acked once every record is settled. Transient
+        errors are retried; a record Kafka refuses for good becomes a dead letter, and a
+        dead letter refused for good is logged as an error and given up (never retried
+        forever, which would stop the session)."""
+
         def delivered(err: KafkaError | None, _m: Message) -> None:
             if err is not None:
+                if is_permanent(err):
+                    self._refused(rec, pending, err.str())
+                    return
                 log.warning("Kafka delivery to %s failed (%s); retrying", rec.topic, err)
                 self.metrics.retries.inc()
                 time.sleep(0.1)
@@ -160,9 +211,7 @@ class Bridge:
                 return
             if rec.topic != TOPIC_DEADLETTER:
                 pending.published += 1
-            pending.remaining -= 1
-            if pending.remaining == 0:
-                self._done.append(pending)
+            self._settle(pending)
 
         while True:
             try:
@@ -170,6 +219,28 @@ class Bridge:
                 return
             except BufferError:  # local queue full: the poller serves it, then retry
                 time.sleep(0.005)
+            except (KafkaException, ValueError, TypeError) as exc:  # refused locally
+                self._refused(rec, pending, f"{type(exc).__name__}: {exc}")
+                return
+
+    def _settle(self, pending: _Pending) -> None:
+        pending.remaining -= 1
+        if pending.remaining == 0:
+            self._done.append(pending)
+
+    def _refused(self, rec: Outgoing, pending: _Pending, why: str) -> None:
+        if rec.topic == TOPIC_DEADLETTER:
+            log.error("bridge: Kafka refused a dead letter for %r for good (%s); %d bytes "
+                      "given up", rec.key[:200], why, len(rec.value))
+            self.metrics.dead_lettered(RejectKind.KAFKA_REFUSED.value)
+            self._settle(pending)
+            return
+        log.warning("bridge: Kafka refused a record for %s (%s); dead-lettering it",
+                    rec.topic, why)
+        letter = dead_letter(rec.key, rec.value,
+                             f"Kafka refused the record for {rec.topic}: {why}", now_ms())
+        self.metrics.dead_lettered(RejectKind.KAFKA_REFUSED.value)
+        self._produce(Outgoing(TOPIC_DEADLETTER, rec.key[:256], encode(letter)), pending)
 
     def _finish_done(self) -> int:
         """Ack every message whose records Kafka confirmed: one write, one metrics update."""
@@ -277,6 +348,7 @@ def main() -> None:
             username=settings.mqtt_bridge_user if settings.mqtt_auth else None,
             password=settings.mqtt_bridge_password if settings.mqtt_auth else None,
             max_in_flight=settings.bridge_max_in_flight,
+            max_message_bytes=settings.mqtt_max_message_bytes,
             ready_file=str(settings.run_dir / "bridge.ready"),
         ),
         router=Router.from_settings(settings.owntracks_devices,
@@ -284,7 +356,7 @@ def main() -> None:
                                     burst=settings.device_rate_burst,
                                     max_ahead_s=settings.max_event_ahead_s),
     )
-    bridge.serve_metrics(settings.host, settings.bridge_metrics_port)
+    bridge.serve_metrics(settings.backend_host, settings.bridge_metrics_port)
 
     def _term(_s: int, _f: object) -> None:
         bridge._stop.set()

@@ -6,11 +6,11 @@ bridge needs little of MQTT: one persistent session (``clean_session`` off) subs
 QoS 1, PUBACKs sent only when Kafka confirmed a message, a few QoS 0 publishes (Sparkplug
 rebirth requests), keepalive pings and reconnecting with backoff. This module does that:
 
-- :class:`PacketReader` and the ``*_packet`` builders are pure (bytes in, packets out),
-  unit-tested, with no I/O;
+- :class:`PacketReader` and the ``*_packet`` builders (:mod:`ingest.mqtt_packets`) are
+  pure (bytes in, packets out), unit-tested, with no I/O;
 - :class:`Session` owns the socket: a reader thread that parses whole 256 KiB reads and
-  hands each PUBLISH to ``on_message(topic, payload, qos, mid)``, and ``send`` (thread
-  safe) for acks, commands and pings.
+  hands each PUBLISH to ``on_message(topic, payload, qos, mid)`` (one above the limit,
+  head only, to ``on_oversize``), and ``send`` (thread safe) for acks, commands and pings.
 
 QoS 2 cannot arrive: the broker delivers at most the subscription's QoS (1).
 """
@@ -23,155 +23,42 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from ingest.mqtt_packets import (
+    _DISCONNECT,
+    _PINGREQ,
+    CONNACK,
+    CONNACK_REASONS,
+    CONNECT,
+    DISCONNECT,
+    HEAD_BYTES,
+    MAX_PACKET,
+    PINGREQ,
+    PINGRESP,
+    PUBACK,
+    PUBLISH,
+    SUBACK,
+    SUBSCRIBE,
+    Control,
+    MessageHandler,
+    OversizeHandler,
+    PacketReader,
+    ProtocolError,
+    connect_packet,
+    puback_packets,
+    publish_packet,
+    subscribe_packet,
+    varlen,
+)
+
+__all__ = [
+    "CONNACK", "CONNACK_REASONS", "CONNECT", "DISCONNECT", "HEAD_BYTES", "MAX_PACKET",
+    "PINGREQ", "PINGRESP", "PUBACK", "PUBLISH", "SUBACK", "SUBSCRIBE", "Control",
+    "MessageHandler", "OversizeHandler", "PacketReader", "ProtocolError", "Session",
+    "connect_packet", "puback_packets", "publish_packet", "subscribe_packet", "varlen",
+]
 
 log = logging.getLogger("fieldflow.bridge.mqtt")
-
-CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
-MAX_PACKET = 268_435_455  # the largest remaining length MQTT can encode
-_PUBACK_HEAD = bytes((PUBACK << 4, 2))
-_PINGREQ = bytes((PINGREQ << 4, 0))
-_DISCONNECT = bytes((DISCONNECT << 4, 0))
-CONNACK_REASONS = {
-    1: "unacceptable protocol version",
-    2: "client identifier rejected",
-    3: "server unavailable",
-    4: "bad user name or password",
-    5: "not authorised",
-}
-
-
-class ProtocolError(ConnectionError):
-    """The broker sent something this session cannot accept; reconnect."""
-
-
-def varlen(n: int) -> bytes:
-    """MQTT's variable-length integer (remaining length)."""
-    if not 0 <= n <= MAX_PACKET:
-        raise ValueError(f"remaining length {n} out of range")
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _utf8(text: str) -> bytes:
-    data = text.encode()
-    return len(data).to_bytes(2, "big") + data
-
-
-def connect_packet(
-    client_id: str,
-    *,
-    clean_session: bool,
-    keepalive: int,
-    username: str | None = None,
-    password: str | None = None,
-) -> bytes:
-    flags = 0x02 if clean_session else 0
-    payload = _utf8(client_id)
-    if username is not None:
-        flags |= 0x80
-        payload += _utf8(username)
-        if password is not None:
-            flags |= 0x40
-            payload += _utf8(password)
-    body = _utf8("MQTT") + bytes((4, flags)) + keepalive.to_bytes(2, "big") + payload
-    return bytes((CONNECT << 4,)) + varlen(len(body)) + body
-
-
-def subscribe_packet(mid: int, topics: Iterable[tuple[str, int]]) -> bytes:
-    body = mid.to_bytes(2, "big") + b"".join(_utf8(t) + bytes((qos,)) for t, qos in topics)
-    return bytes((SUBSCRIBE << 4 | 0x02,)) + varlen(len(body)) + body
-
-
-def publish_packet(topic: str, payload: bytes) -> bytes:
-    """A QoS 0 PUBLISH (the bridge's commands need no acknowledgement)."""
-    body = _utf8(topic) + payload
-    return bytes((PUBLISH << 4,)) + varlen(len(body)) + body
-
-
-def puback_packets(mids: Iterable[int]) -> bytes:
-    """PUBACKs for many messages in one buffer (one socket write)."""
-    return b"".join(_PUBACK_HEAD + mid.to_bytes(2, "big") for mid in mids)
-
-
-MessageHandler = Callable[[str, bytes, int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Control:
-    """Any packet other than PUBLISH: its type and body."""
-
-    kind: int
-    body: bytes
-
-
-class PacketReader:
-    """Incremental MQTT packet parser: ``feed`` bytes as they arrive; each whole PUBLISH
-    goes to ``on_publish(topic, payload, qos, mid)`` (mid 0 for QoS 0), the other packets
-    are returned. Partial packets wait for the next ``feed``."""
-
-    def __init__(self, max_packet: int = MAX_PACKET) -> None:
-        # A bytearray: a large packet arriving in many reads is appended (amortised O(1))
-        # instead of re-copied on every read.
-        self._buf = bytearray()
-        self.max_packet = max_packet
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buf)
-
-    def feed(self, data: bytes, on_publish: MessageHandler) -> list[Control]:
-        buf = self._buf
-        buf += data
-        size = len(buf)
-        pos = 0
-        controls: list[Control] = []
-        try:
-            while size - pos >= 2:
-                first = buf[pos]
-                length = 0  # remaining length: 1..4 bytes of 7 bits
-                shift = 0
-                i = pos + 1
-                while i < size:
-                    byte = buf[i]
-                    length |= (byte & 0x7F) << shift
-                    i += 1
-                    if not byte & 0x80:
-                        break
-                    shift += 7
-                    if shift > 21:
-                        raise ProtocolError("malformed remaining length")
-                else:
-                    break  # the length itself is not complete yet
-                if length > self.max_packet:
-                    raise ProtocolError(f"packet of {length} bytes exceeds {self.max_packet}")
-                end = i + length
-                if end > size:
-                    break
-                if first >> 4 == PUBLISH:
-                    qos = (first >> 1) & 0x03
-                    start = i + 2 + (buf[i] << 8 | buf[i + 1])
-                    if qos:
-                        body_at = start + 2
-                        mid = buf[start] << 8 | buf[start + 1] if body_at <= end else 0
-                    else:
-                        body_at, mid = start, 0
-                    if body_at > end or qos == 3 or length < 2:
-                        raise ProtocolError("malformed PUBLISH")
-                    pos = end
-                    on_publish(buf[i + 2 : start].decode("utf-8", "replace"),
-                               bytes(buf[body_at:end]), qos, mid)
-                else:
-                    controls.append(Control(first >> 4, bytes(buf[i:end])))
-                    pos = end
-        finally:
-            del buf[:pos]
-        return controls
 
 
 class Session:
@@ -196,8 +83,12 @@ class Session:
         on_connect: Callable[[], None] | None = None,
         min_backoff: float = 1.0,
         max_backoff: float = 30.0,
+        max_packet: int = MAX_PACKET,
+        on_oversize: OversizeHandler | None = None,
     ) -> None:
         self.host, self.port = host, port
+        self.max_packet = max_packet
+        self.on_oversize = on_oversize
         self.client_id = client_id
         self.subscriptions = list(subscriptions)
         self.on_message = on_message
@@ -305,7 +196,7 @@ class Session:
         session's queue) are returned for the read loop."""
         sock = socket.create_connection((self.host, self.port), timeout=10)
         early: list[tuple[str, bytes, int, int]] = []
-        reader = PacketReader()
+        reader = PacketReader(self.max_packet)
         try:
             self._handshake(sock, reader, early)
         except BaseException:
@@ -337,10 +228,10 @@ class Session:
         if refused:
             raise ProtocolError(f"subscription refused for {', '.join(refused)}")
 
-    @staticmethod
-    def _expect(sock: socket.socket, reader: PacketReader, kind: int,
+    def _expect(self, sock: socket.socket, reader: PacketReader, kind: int,
                 early: list[tuple[str, bytes, int, int]]) -> Control:
-        """Read until a ``kind`` control packet, keeping PUBLISHes met on the way."""
+        """Read until a ``kind`` control packet, keeping PUBLISHes met on the way
+        (oversized ones are handed over at once: only their head was kept)."""
 
         def keep(topic: str, payload: bytes, qos: int, mid: int) -> None:
             early.append((topic, payload, qos, mid))
@@ -349,7 +240,7 @@ class Session:
             data = sock.recv(65536)
             if not data:
                 raise ConnectionError("broker closed the connection")
-            for packet in reader.feed(data, keep):
+            for packet in reader.feed(data, keep, self.on_oversize):
                 if packet.kind == kind:
                     return packet
 
@@ -367,7 +258,7 @@ class Session:
                 raise ConnectionError("broker closed the connection")
             self._handling = True
             try:
-                for packet in reader.feed(data, handle):
+                for packet in reader.feed(data, handle, self.on_oversize):
                     if packet.kind not in (PINGRESP, SUBACK):
                         log.debug("MQTT: ignoring packet type %d", packet.kind)
             finally:

@@ -8,6 +8,7 @@ while the human reason with the details goes into the dead letter itself.
 from __future__ import annotations
 
 import base64
+import hashlib
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -35,6 +36,8 @@ class RejectKind(StrEnum):
 
     NO_ROUTE = "no_route"  # no adapter for the topic, or a malformed topic
     TOO_LARGE = "too_large"  # payload, metric count or state limits exceeded
+    OVERSIZE = "oversize"  # above the bridge's MQTT message limit (head kept, never parsed)
+    KAFKA_REFUSED = "kafka_refused"  # Kafka refused a record for good (e.g. too large)
     MALFORMED = "malformed"  # not JSON / not protobuf / wrong shape
     INVALID = "invalid"  # well-formed but fails validation (ranges, timestamps, ids)
     UNKNOWN_DEVICE = "unknown_device"  # OwnTracks user/device not in the directory
@@ -53,10 +56,24 @@ class Rejected(ValueError):
         self.kind = kind
 
 
+# A dead letter keeps this much of its payload; a longer one is described by its size
+# and SHA-256 (one device's huge message must not become a huge Kafka record).
+DEAD_LETTER_HEAD_BYTES = 4096
+
+
+def payload_summary(size: int, sha256_hex: str, kept: int) -> str:
+    return f" [payload of {size} bytes, sha256 {sha256_hex}, first {kept} bytes kept]"
+
+
 def dead_letter(topic: str, payload: bytes, reason: str, received_at: int) -> DeadLetter:
+    reason = (reason or "rejected")[:500]
+    if len(payload) > DEAD_LETTER_HEAD_BYTES:
+        digest = hashlib.sha256(payload).hexdigest()
+        reason = reason[:400] + payload_summary(len(payload), digest, DEAD_LETTER_HEAD_BYTES)
+        payload = payload[:DEAD_LETTER_HEAD_BYTES]
     return DeadLetter(
         topic=topic[:512],
         payload_b64=base64.b64encode(payload).decode(),
-        reason=(reason or "rejected")[:500],
+        reason=reason,
         received_at=received_at,
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ingest.routing import Outgoing, Rejected, RejectKind
@@ -91,7 +92,10 @@ class SparkplugDecoder:
         self.rebirth_interval_ms = rebirth_interval_ms
         self.max_nodes = max_nodes
         self.max_devices_per_node = max_devices_per_node
-        self._nodes: dict[tuple[str, str], _Node] = {}
+        # Least recently heard first: a full table forgets its quietest node (which gets
+        # a rebirth request if it speaks again) instead of refusing new ones.
+        self._nodes: OrderedDict[tuple[str, str], _Node] = OrderedDict()
+        self.evicted = 0
         self._lock = threading.Lock()
 
     def is_online(self, group: str, node: str, device: str | None = None) -> bool:
@@ -123,9 +127,12 @@ class SparkplugDecoder:
     def _node(self, t: SparkplugTopic) -> _Node:
         node = self._nodes.get(t.node_key)
         if node is None:
-            if len(self._nodes) >= self.max_nodes:
-                raise Rejected(f"more than {self.max_nodes} Sparkplug nodes", RejectKind.TOO_LARGE)
+            while len(self._nodes) >= self.max_nodes:
+                self._nodes.popitem(last=False)
+                self.evicted += 1
             node = self._nodes[t.node_key] = _Node()
+        else:
+            self._nodes.move_to_end(t.node_key)
         return node
 
     def _rebirth(self, t: SparkplugTopic, node: _Node, now: int, out: list[Command]) -> None:

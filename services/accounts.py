@@ -8,7 +8,7 @@ from typing import Any
 
 from models.workorder import DomainError
 from services.audited import audited
-from store import users, webhooks
+from store import tokens, users, webhooks
 from store.audit import Actor
 from store.sql import Conn
 from store.tokens import hash_token, new_token
@@ -32,22 +32,48 @@ async def create_user(conn: Conn, who: Actor, fields: Row) -> Row:
                          lambda: users.insert(conn, **fields))
 
 
+class UserDisabled(DomainError):
+    """No new tokens for a disabled user."""
+
+    status_code = 409
+
+
 async def create_token(
-    conn: Conn, who: Actor, user: Row, *, expires_in_days: int | None = None
+    conn: Conn,
+    who: Actor,
+    user: Row,
+    *,
+    expires_in_days: int | None = None,
+    name: str | None = None,
 ) -> Row:
     """A new token for ``user`` (its row), valid ``expires_in_days`` or for ever; the
     token itself is in the answer only, the store keeps its hash."""
+    if user.get("disabled_at") is not None:
+        raise UserDisabled(f"user {user['id']!r} is disabled; enable it first")
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     token = new_token()
-    await audited(conn, who, "create_token", "user", user["id"], {"expires_at": str(expires)},
-                  lambda: _insert_token(conn, token, user, expires))
-    return {"token": token, "user_id": user["id"], "role": user["role"], "expires_at": expires}
+    token_id = await audited(
+        conn, who, "create_token", "user", user["id"],
+        {"expires_at": str(expires), "name": name},
+        lambda: users.insert_token(conn, token_hash=hash_token(token), user_id=user["id"],
+                                   role=user["role"], expires_at=expires, name=name))
+    return {"id": token_id, "token": token, "user_id": user["id"], "role": user["role"],
+            "expires_at": expires}
 
 
-async def _insert_token(conn: Conn, token: str, user: Row, expires: datetime | None) -> bool:
-    await users.insert_token(conn, token_hash=hash_token(token), user_id=user["id"],
-                             role=user["role"], expires_at=expires)
-    return True
+async def revoke_token(conn: Conn, who: Actor, token_id: int) -> Row | None:
+    """Revoke a user token by its id (its next request gets 401); None when unknown."""
+    def owner(row: Row | None) -> str:
+        return str(row["user_id"]) if row else ""
+
+    return await audited(conn, who, "revoke_token", "user", owner,
+                         {"token_id": token_id}, lambda: tokens.revoke_token(conn, token_id))
+
+
+async def set_disabled(conn: Conn, who: Actor, user_id: str, *, disabled: bool) -> Row | None:
+    """Disable a user (all their tokens stop at once) or enable them again."""
+    return await audited(conn, who, "disable" if disabled else "enable", "user", user_id, None,
+                         lambda: tokens.set_user_disabled(conn, user_id, disabled=disabled))
 
 
 async def create_webhook(

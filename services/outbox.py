@@ -3,9 +3,10 @@
 Bound to the use case's connection, it writes each side effect as a row of the use
 case's transaction (``store.outbox``): a Kafka event (with a fresh ``event_id`` put into
 the message itself), the webhook deliveries that event asks for (one row per matching
-subscription), a message to an engineer's inbox, an audit row. Writing outside a
-transaction is refused: it would be a side effect that could outlive a rolled-back
-change, or a change committed without it.
+subscription), the notifications to people it asks for (one row per recipient, by the
+rules of ``services.notifications``), a message to an engineer's inbox, an audit row.
+Writing outside a transaction is refused: it would be a side effect that could outlive a
+rolled-back change, or a change committed without it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from models.codec import encode
+from services.notifications import NotifyRules, notifications_for
 from services.publisher import Audit
 from services.webhooks import event_type
+from stack.settings import get_settings
 from store import audit
+from store import notifications as notes
 from store import outbox as q
 
 
@@ -44,9 +48,11 @@ def with_event_id(message: BaseModel, event_id: uuid.UUID) -> BaseModel:
 
 class Outbox:
     def __init__(self, conn: AsyncConnection[Any],
-                 new_id: Callable[[], uuid.UUID] = uuid.uuid4) -> None:
+                 new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+                 rules: NotifyRules | None = None) -> None:
         self.conn = conn
         self._new_id = new_id  # the benchmark notes the ids it makes
+        self.rules = rules if rules is not None else NotifyRules.from_settings(get_settings())
 
     def _in_transaction(self, what: str) -> None:
         if self.conn.info.transaction_status != TransactionStatus.INTRANS:
@@ -61,6 +67,9 @@ class Outbox:
         etype = event_type(topic, data)
         if etype is not None:
             await q.enqueue_webhooks(self.conn, event_id, etype, data)
+        wanted = notifications_for(self.rules, topic, data)
+        if wanted:
+            await notes.enqueue(self.conn, event_id, [vars(n) for n in wanted])
 
     async def to_engineer(self, engineer_id: str, message: BaseModel) -> None:
         self._in_transaction(f"message to {engineer_id}")

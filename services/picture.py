@@ -48,7 +48,7 @@ _FROZEN = "{" + ",".join(sorted(s.value for s in FROZEN_STATUSES)) + "}"
 # sequence, then as assigned.
 ROUTE_ORDER = (f"o.status = ANY('{_FROZEN}') DESC, o.route_seq NULLS LAST,"
                " o.assigned_at NULLS LAST, o.id")
-_ROUTE_SQL = ("SELECT o.id FROM work_orders o WHERE o.engineer_id = %s"  # noqa: S608 - fixed
+_ROUTE_SQL = ("SELECT o.id FROM work_orders o WHERE o.engineer_id = %s"  # noqa: S608  # nosec B608 - fixed
               f" AND o.status = ANY(%s) ORDER BY {ROUTE_ORDER}")
 
 
@@ -154,7 +154,7 @@ async def load_engineers(
                coalesce((SELECT jsonb_object_agg(part_id, qty) FROM van_stock v
                          WHERE v.engineer_id = e.id), '{{}}') AS stock
         FROM engineers e LEFT JOIN engineer_last_position p ON p.engineer_id = e.id {where}
-        """,  # noqa: S608 - fixed fragments only
+        """,  # noqa: S608  # nosec B608 - fixed fragments only
         params,
     )
     open_rows = await fetch_all(

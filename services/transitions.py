@@ -160,7 +160,7 @@ async def transition_order(
             params.append(value)
         row = await fetch_one(
             conn,
-            f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608 - column names are ours
+            f"UPDATE work_orders SET {', '.join(sets)} WHERE id = %s RETURNING *",  # noqa: S608  # nosec B608 - column names are ours
             (*params, work_order_id),
         )
         assert row is not None

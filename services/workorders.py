@@ -163,7 +163,7 @@ async def update_order(
         values = [Jsonb(v) if k == "required_parts" else v for k, v in changed.items()]
         row = await fetch_one(
             conn,
-            f"UPDATE work_orders SET {', '.join(f'{k} = %s' for k in changed)},"  # noqa: S608 - keys checked against EDITABLE_FIELDS
+            f"UPDATE work_orders SET {', '.join(f'{k} = %s' for k in changed)},"  # noqa: S608  # nosec B608 - keys checked against EDITABLE_FIELDS
             " updated_at = %s WHERE id = %s RETURNING *",
             (*values, ts, work_order_id),
         )

@@ -104,7 +104,8 @@ def home_of(st: dict[str, Any]) -> Path:
 def run_scenario(args: argparse.Namespace, st: dict[str, Any], opts: ScenarioOptions
                  ) -> dict[str, Any]:
     sc = build_scenario(opts, start_after(home_of(st)))
-    runner = Runner(sc, Endpoints(st["api_url"], st["mqtt_url"], st["admin_token"]))
+    runner = Runner(sc, Endpoints(st["api_url"], st.get("mqtt_fleet_url") or st["mqtt_url"],
+                                  st["admin_token"]))
     try:
         runner.setup()
         bar = None if args.no_progress else tqdm(total=round(opts.duration_s), unit="sim s",
@@ -157,8 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         if opts is None:
             devices = args.devices or 1000
             with tqdm(total=None, unit="msg", desc="publishing", disable=args.no_progress) as b:
-                res = run_load(st["mqtt_url"], devices=devices, rate=args.rate,
-                               duration_s=args.duration, connections=args.connections,
+                res = run_load(st.get("mqtt_fleet_url") or st["mqtt_url"], devices=devices,
+                               rate=args.rate, duration_s=args.duration,
+                               connections=args.connections,
                                seed=args.seed, progress=b.update)
             print(f"load: {res.sent} readings from {devices} devices in {res.seconds:.1f}s = "
                   f"{res.achieved_per_s:,.0f} msgs/s (asked {res.target_per_s:,.0f}/s; "

@@ -41,7 +41,10 @@ def endpoints(args: argparse.Namespace) -> Endpoints:
         token = path.read_text().strip()
     if not token:
         raise SystemExit(f"simulators.live: no admin token in {path}")
-    return Endpoints(args.api_url, args.mqtt_url, token)
+    # With MQTT authentication the supervisor passes the fleet login in the environment
+    # (not on the command line, which every local user can read).
+    mqtt_url = os.environ.get("FIELDFLOW_MQTT_FLEET_URL", "").strip() or args.mqtt_url
+    return Endpoints(args.api_url, mqtt_url, token)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

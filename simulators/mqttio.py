@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -26,11 +26,22 @@ def parse_mqtt_url(url: str) -> tuple[str, int]:
     return u.hostname or "127.0.0.1", u.port or 1883
 
 
-def _client(prefix: str) -> mqtt.Client:
+def mqtt_login(url: str) -> tuple[str, str | None] | None:
+    """``(user, password)`` from ``mqtt://user:password@host:port`` (None without)."""
+    u = urlparse(url)
+    if not u.username:
+        return None
+    return unquote(u.username), unquote(u.password) if u.password is not None else None
+
+
+def _client(prefix: str, url: str = "") -> mqtt.Client:
     c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                     client_id=f"{prefix}-{uuid.uuid4().hex[:8]}")
     c.max_inflight_messages_set(1000)
     c.max_queued_messages_set(0)
+    login = mqtt_login(url)
+    if login is not None:
+        c.username_pw_set(*login)
     return c
 
 
@@ -39,7 +50,7 @@ class MqttPool:
 
     def __init__(self, url: str, size: int = 2, prefix: str = "fieldflow-sim") -> None:
         host, port = parse_mqtt_url(url)
-        self.clients = [_client(prefix) for _ in range(max(1, size))]
+        self.clients = [_client(prefix, url) for _ in range(max(1, size))]
         self.sent = 0
         self.acked = 0
         self._lock = threading.Lock()
@@ -83,7 +94,7 @@ class InboxListener:
         host, port = parse_mqtt_url(url)
         self.messages: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._subscribed = threading.Event()
-        self.client = _client("fieldflow-sim-inbox")
+        self.client = _client("fieldflow-sim-inbox", url)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self.client.on_message = self._on_message

@@ -8,14 +8,15 @@ import secrets
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlunparse
 
 import psycopg
 
 from stack.procs import MissingDependency
+from stack.secrets import read_or_create, write_private
 from stack.settings import TOPICS, Settings
 from store.migrate import apply_retention, migrate
-from store.tokens import ensure_token
+from store.tokens import ensure_token, rotate_bootstrap_token
 
 log = logging.getLogger("fieldflow.up")
 
@@ -78,7 +79,7 @@ def create_topics(settings: Settings) -> None:
 
 
 def http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310 - our own localhost URL
+    with urllib.request.urlopen(url, timeout=1) as resp:  # noqa: S310  # nosec B310 - our own http:// health URL
         return bool(resp.status == 200)
 
 
@@ -98,6 +99,9 @@ def write_mqtt_config(settings: Settings, *, mosquitto: bool) -> Path:
             "log_type warning",
             "max_queued_messages 1000000",
             "max_inflight_messages 1000",
+            # One setting bounds messages: the bridge dead-letters those above
+            # mqtt_max_message_bytes; the broker refuses packets above 16 times that.
+            f"max_packet_size {settings.mqtt_broker_max_packet}",
             "user root" if _is_root() else "",
         ]
         if settings.mqtt_auth:
@@ -131,24 +135,29 @@ def bridge_password(settings: Settings) -> str:
     """The bridge's MQTT password: from settings, else generated once under the home dir."""
     if settings.mqtt_bridge_password:
         return settings.mqtt_bridge_password
-    path = settings.home_dir / "mqtt" / "bridge_password"
-    if path.exists():
-        return path.read_text().strip()
     from ingest.auth import generate_password
 
-    password = generate_password()
-    _write_private(path, password + "\n")
-    return password
+    return read_or_create(settings.home_dir / "mqtt" / "bridge_password", generate_password)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write a secret file readable by its owner only (created 0600, never world-readable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.touch(mode=0o600)
-    tmp.write_text(text)
-    tmp.replace(path)
+def fleet_password(settings: Settings) -> str:
+    """The fleet user's MQTT password (the demo simulator, the tests), generated once."""
+    from ingest.auth import generate_password
+
+    return read_or_create(settings.home_dir / "mqtt" / "fleet_password", generate_password)
+
+
+def fleet_mqtt_url(settings: Settings) -> str:
+    """``mqtt://fleet-user:password@host:port`` for the simulator and the tests."""
+    login = f"{quote(settings.mqtt_fleet_user, safe='')}:{quote(fleet_password(settings), safe='')}"
+    return f"mqtt://{login}@{settings.host}:{settings.mqtt_port}"
+
+
+def postgres_password(settings: Settings) -> str:
+    """The embedded PostgreSQL's password: from settings, else generated once (0600)."""
+    if settings.postgres_password:
+        return settings.postgres_password
+    return read_or_create(settings.postgres_password_file, lambda: secrets.token_urlsafe(24))
 
 
 def write_mqtt_credentials(
@@ -166,17 +175,19 @@ def write_mqtt_credentials(
     """
     from ingest.auth import Credential, merge_password_file, password_file_users, render_acl
 
-    new = [Credential(settings.mqtt_bridge_user, bridge_password(settings))]
+    new = [Credential(settings.mqtt_bridge_user, bridge_password(settings)),
+           Credential(settings.mqtt_fleet_user, fleet_password(settings))]
     new += [Credential.device(d) for d in devices]
     new += [Credential.engineer(e) for e in engineers]
     out_dir.mkdir(parents=True, exist_ok=True)
     passwd, acl, creds = out_dir / "passwd", out_dir / "acl", out_dir / "credentials.json"
     text = merge_password_file(passwd.read_text() if passwd.exists() else "", new)
-    _write_private(passwd, text)
-    _write_private(acl, render_acl(password_file_users(text), settings.mqtt_bridge_user))
+    write_private(passwd, text)
+    write_private(acl, render_acl(password_file_users(text), settings.mqtt_bridge_user,
+                                   settings.mqtt_sparkplug_group))
     known: dict[str, str] = json.loads(creds.read_text()) if creds.exists() else {}
     generated = {c.username: c.password for c in new}
-    _write_private(creds, json.dumps({**known, **generated}, indent=2) + "\n")
+    write_private(creds, json.dumps({**known, **generated}, indent=2) + "\n")
     return generated
 
 
@@ -219,7 +230,7 @@ def ensure_mqtt_auth_files(settings: Settings) -> None:
         from ingest.auth import password_file_users
 
         users = password_file_users(passwd.read_text())
-        if settings.mqtt_bridge_user not in users:
+        if not {settings.mqtt_bridge_user, settings.mqtt_fleet_user} <= set(users):
             write_mqtt_credentials(settings, conf_dir)
         log.info("mqtt: authentication on, %d users in %s; %s", len(users), passwd, how)
         return
@@ -248,14 +259,7 @@ def admin_token(settings: Settings) -> str:
     """The bootstrap admin token: from settings, else generated once under the home dir."""
     if settings.admin_token:
         return settings.admin_token
-    path = settings.home_dir / "admin_token"
-    if path.exists():
-        return path.read_text().strip()
-    token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token
+    return read_or_create(settings.home_dir / "admin_token", lambda: secrets.token_urlsafe(32))
 
 
 def migrate_and_seed(settings: Settings) -> str:
@@ -274,4 +278,7 @@ def migrate_and_seed(settings: Settings) -> str:
     token = admin_token(settings)
     with psycopg.connect(settings.resolved_database_url, autocommit=True) as conn:
         ensure_token(conn, token, role="admin", user_id="admin", name="Administrator")
+        revoked = rotate_bootstrap_token(conn, token)
+    if revoked:
+        log.info("admin token: the previous bootstrap token was revoked (%d)", revoked)
     return token

@@ -15,6 +15,7 @@ from typing import Any
 
 from stack import timescale
 from stack.logs import setup_logging
+from stack.secrets import redact
 from stack.settings import Settings, get_settings
 from stack.supervisor import Supervisor, pid_alive, read_state, state_path, workers_status
 
@@ -35,8 +36,9 @@ def _print_ready(sup: Supervisor) -> None:
         f"  API docs   {s.api_url}/docs\n"
         f"  MQTT       {s.resolved_mqtt_url}\n"
         f"  Kafka      {s.resolved_kafka_bootstrap}\n"
-        f"  PostgreSQL {s.resolved_database_url}\n"
-        f"  admin token: fieldflow status --json (or {s.home_dir / 'admin_token'})\n"
+        f"  PostgreSQL {redact(s.resolved_database_url)}\n"
+        f"  admin token and passwords: fieldflow status --json (or {s.home_dir}/admin_token,"
+        f" postgres_password, mqtt/credentials.json)\n"
         f"  logs       {s.log_dir}/\n"
         f"Press Ctrl-C to stop everything.\n",
         flush=True,
@@ -152,9 +154,11 @@ def status(settings: Settings) -> dict[str, Any]:
         "database_url": state.get("database_url", settings.resolved_database_url),
         "api_url": state.get("api_url", settings.api_url),
         "metrics_url": state.get(
-            "metrics_url", f"http://{settings.host}:{settings.bridge_metrics_port}/metrics"
+            "metrics_url",
+            f"http://{settings.backend_host}:{settings.bridge_metrics_port}/metrics",
         ),
         "admin_token": state.get("admin_token"),
+        "mqtt_fleet_url": state.get("mqtt_fleet_url"),
         "timescaledb": timescale.database_version(state.get("database_url", "")) if running
         else None,
         "services": services,
@@ -169,7 +173,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(f"FieldFlow {'running' if st['running'] else 'not running'} (home {st['home']})")
         for name, svc in st["services"].items():
-            where = svc.get("url") or ""
+            where = redact(svc.get("url") or "")  # secrets only in --json
             print(f"  {name:10} {svc['state']:10} pid {svc.get('pid') or '-':>7}  {where}")
         for w in st["workers"]:
             parts = "  ".join(f"{t} {v}" for t, v in w["partitions"].items())

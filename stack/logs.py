@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from stack.secrets import RedactingFilter
+
 
 def setup_logging(level: str = "INFO") -> None:
     logging.basicConfig(
@@ -14,5 +16,7 @@ def setup_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
         force=True,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     for noisy in ("aiokafka", "faust.transport", "mode", "faust.tables", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +25,13 @@ TOPICS = (
 
 # Escalate an order still `assigned` after this many seconds, per priority (event time).
 # The one source of these defaults: the setting below and streams/sla.py use it.
+# The broker's packet limit as a multiple of the bridge's message limit (one setting).
+MQTT_BROKER_PACKET_FACTOR = 16
+
 DEFAULT_ACCEPT_WITHIN_S: dict[str, int] = {"P1": 300, "P2": 900, "P3": 1800, "P4": 3600}
+
+
+NotifyKind = Literal["sla_risk", "escalation"]
 
 
 class Settings(BaseSettings):
@@ -31,7 +40,16 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FIELDFLOW_", extra="ignore")
 
     home: Path = Field(default=Path(".fieldflow"), description="state, data dirs, logs")
-    host: str = "127.0.0.1"
+    host: str = Field(default="127.0.0.1", description="where the API and MQTT listen (set a "
+                      "routable address so that phones can connect)")
+    backend_host: str = Field(
+        default="127.0.0.1", description="where the embedded PostgreSQL, Kafka and the bridge "
+        "metrics listen: loopback whatever `host` says; set it only to expose them on purpose",
+    )
+    postgres_password: str | None = Field(
+        default=None, description="the embedded PostgreSQL's superuser password; default: "
+        "generated once into $FIELDFLOW_HOME/postgres_password (0600)",
+    )
 
     # External services: set to use them instead of the embedded ones.
     database_url: str | None = None
@@ -58,10 +76,24 @@ class Settings(BaseSettings):
     topic_partitions: dict[str, int] = Field(default_factory=dict)
     # MQTT
     mqtt_broker: str = Field(default="auto", pattern="^(auto|mosquitto|amqtt)$")
-    mqtt_auth: bool = False
+    mqtt_auth: bool = Field(default=True, description="mosquitto password file + ACLs (off "
+                            "only for a broker nobody else can reach)")
     mqtt_bridge_user: str = "fieldflow-bridge"
     mqtt_bridge_password: str | None = None
+    mqtt_fleet_user: str = Field(
+        default="fleet-simulator", pattern=r"^fleet-[A-Za-z0-9_.-]{1,58}$",
+        description="the demo simulator's and the tests' login (publishes for any device)",
+    )
+    mqtt_sparkplug_group: str = Field(
+        default="fieldflow", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="the Sparkplug group id devices may publish under (pinned by their ACL)",
+    )
     bridge_max_in_flight: int = Field(default=5000, ge=1)
+    mqtt_max_message_bytes: int = Field(
+        default=262_144, ge=1024, le=16_777_216,
+        description="the bridge dead-letters bigger MQTT messages (size, sha256, first 4 KB); "
+        "the embedded broker refuses packets above MQTT_BROKER_PACKET_FACTOR times this",
+    )
     bridge_metrics_port: int = 9108
     device_rate_limit_per_s: float | None = Field(
         default=None, gt=0, description="per device/phone; excess goes to the dead letter"
@@ -114,12 +146,44 @@ class Settings(BaseSettings):
     # API
     admin_token: str | None = None
     db_pool_size: int = Field(default=8, ge=1)
+    auth_failures_burst: int = Field(
+        default=30, ge=1, description="failed token lookups an address may make at once ..."
+    )
+    auth_failures_per_s: float = Field(
+        default=0.5, gt=0, description="... and how fast that allowance comes back (then 429)"
+    )
+    max_json_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="request bodies other than multipart uploads"
+    )
+    token_default_expiry_days: int | None = Field(
+        default=90, ge=1, description="user tokens created without expires_in_days"
+    )
+    tracking_ttl_after_close_s: float = Field(
+        default=7 * 86_400.0, ge=0, description="a tracking link dies this long after its "
+        "order is closed or cancelled"
+    )
+    customer_open_requests_max: int = Field(
+        default=20, ge=1, description="open requests a customer may have raised at once"
+    )
+    arrival_tolerance_s: float = Field(
+        default=900.0, ge=0, description="an engineer's reported arrival counts for the SLA "
+        "only with a geofence check-in at the site within this of it"
+    )
+    ws_recheck_s: float = Field(
+        default=10.0, gt=0, description="how often an open websocket re-checks its token"
+    )
     live_queue_size: int = Field(default=1000, ge=10, description="per websocket client")
     live_send_timeout_s: float = Field(default=10.0, gt=0, description="drop a stuck client")
     webhook_max_attempts: int = Field(default=5, ge=1, le=20)
     webhook_backoff_s: float = Field(default=1.0, gt=0, description="doubles per retry")
     webhook_backoff_max_s: float = Field(default=60.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description='networks webhooks may reach besides public addresses, e.g. '
+        '["10.20.0.0/16"] for an on-premises receiver (loopback, private and link-local '
+        "targets are refused otherwise)",
+    )
     # The console's street layer: an XYZ tile template, or `none` for the vector map only.
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = (
@@ -134,6 +198,24 @@ class Settings(BaseSettings):
     app_token_days: int = Field(default=90, ge=1, le=3650,
                                 description="lifetime of the token an enrolment gives a phone")
     http_ingest_max_batch: int = Field(default=1000, ge=1, description="positions per POST")
+
+    # Notifications to people (services/notifications.py, sent by api/mailer.py over SMTP)
+    notify_dispatcher_emails: list[str] = Field(
+        default_factory=list, description="the dispatchers on duty, as a JSON list")
+    notify_email_on: list[NotifyKind] = Field(
+        default_factory=lambda: list[NotifyKind](["sla_risk", "escalation"]),
+        description="which events email them: sla_risk, escalation")
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = Field(default=False, description="STARTTLS after connecting")
+    smtp_tls: bool = Field(default=False, description="implicit TLS (port 465)")
+    smtp_from: str = "fieldflow@localhost"
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_backoff_s: float = Field(default=2.0, gt=0, description="doubles per retry")
+    notify_backoff_max_s: float = Field(default=300.0, gt=0)
 
     # Attachments: a directory under home by default, an S3-compatible store when s3_bucket
     # is set (credentials from s3_access_key/s3_secret_key, else boto3's usual chain).
@@ -165,6 +247,13 @@ class Settings(BaseSettings):
         default=6 * 3600.0, gt=0,
         description="simulated seconds `simulate` waits after the run for its orders to close")
 
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad one
+        return value
+
     # Derived -----------------------------------------------------------------
     @property
     def home_dir(self) -> Path:
@@ -183,18 +272,35 @@ class Settings(BaseSettings):
         return self.fault_model_path or (self.home_dir / "models" / "fault_fd001.joblib")
 
     @property
+    def mqtt_broker_max_packet(self) -> int:
+        """The broker's ``max_packet_size``: well above the bridge's limit, so a message
+        between the two still reaches the bridge and is dead-lettered with its size and
+        hash (mosquitto drops a packet above its own limit and disconnects the sender,
+        leaving no trace in Kafka); above it, the broker protects itself."""
+        return self.mqtt_max_message_bytes * MQTT_BROKER_PACKET_FACTOR
+
+    @property
+    def postgres_password_file(self) -> Path:
+        return self.home_dir / "postgres_password"
+
+    @property
     def resolved_attachments_dir(self) -> Path:
         return self.attachments_dir or (self.home_dir / "attachments")
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or (
-            f"postgresql://postgres@{self.host}:{self.postgres_port}/fieldflow"
-        )
+        """The external URL, or the embedded one with its password (once generated)."""
+        if self.database_url:
+            return self.database_url
+        password = self.postgres_password
+        if password is None and self.postgres_password_file.exists():
+            password = self.postgres_password_file.read_text().strip()
+        login = f"postgres:{quote(password, safe='')}" if password else "postgres"
+        return f"postgresql://{login}@{self.backend_host}:{self.postgres_port}/fieldflow"
 
     @property
     def resolved_kafka_bootstrap(self) -> str:
-        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+        return self.kafka_bootstrap or f"{self.backend_host}:{self.kafka_port}"
 
     @property
     def resolved_mqtt_url(self) -> str:

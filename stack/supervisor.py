@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from stack import bootstrap, timescale
 from stack.faultmodel import trainer_argv
+from stack.pgauth import secure_postgres
 from stack.procs import (
     MissingDependency,
     Service,
@@ -31,6 +32,7 @@ from stack.procs import (
     tansu_binary,
     wait_for,
 )
+from stack.secrets import write_private
 from stack.settings import Settings
 
 log = logging.getLogger("fieldflow.up")
@@ -102,9 +104,10 @@ def child_env(settings: Settings) -> dict[str, str]:
         "FIELDFLOW_FAULT_MODEL_PATH": str(settings.resolved_fault_model_path),
         "FIELDFLOW_BRIDGE_METRICS_PORT": str(settings.bridge_metrics_port),
         "FIELDFLOW_HOST": settings.host,
+        "FIELDFLOW_BACKEND_HOST": settings.backend_host,
     }
+    env["FIELDFLOW_MQTT_AUTH"] = "true" if settings.mqtt_auth else "false"
     if settings.mqtt_auth:  # the bridge and the stream workers log in as the bridge user
-        env["FIELDFLOW_MQTT_AUTH"] = "true"
         env["FIELDFLOW_MQTT_BRIDGE_USER"] = settings.mqtt_bridge_user
         env["FIELDFLOW_MQTT_BRIDGE_PASSWORD"] = bootstrap.bridge_password(settings)
     return env
@@ -126,7 +129,7 @@ class Supervisor:
             "kafka_bootstrap": s.resolved_kafka_bootstrap,
             "database_url": s.resolved_database_url,
             "api_url": s.api_url,
-            "metrics_url": f"http://{s.host}:{s.bridge_metrics_port}/metrics",
+            "metrics_url": f"http://{s.backend_host}:{s.bridge_metrics_port}/metrics",
             "dashboard_url": f"{s.api_url}/",
             "admin_token": self.admin_token,
             "services": {
@@ -140,11 +143,9 @@ class Supervisor:
                 for svc in self.services
             },
         }
-        path = state_path(s)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        if s.mqtt_auth and not s.mqtt_url:
+            state["mqtt_fleet_url"] = bootstrap.fleet_mqtt_url(s)
+        write_private(state_path(s), json.dumps(state, indent=2))  # born 0600
 
     # -- services ------------------------------------------------------------
     def _external(self, name: str, url: str, host: str, port: int) -> None:
@@ -182,12 +183,13 @@ class Supervisor:
             self._external("postgres", s.database_url, u.hostname or "localhost", u.port or 5432)
             return
         data_dir, user = init_postgres(s)
+        secure_postgres(data_dir, user, bootstrap.postgres_password(s))
         argv = [
             str(postgres_bin_dir() / "postgres"),
             "-D",
             str(data_dir),
             "-h",
-            s.host,
+            s.backend_host,  # loopback unless exposed on purpose, whatever FIELDFLOW_HOST is
             "-p",
             str(s.postgres_port),
             "-c",
@@ -216,7 +218,7 @@ class Supervisor:
             host, _, port = s.kafka_bootstrap.split(",")[0].rpartition(":")
             self._external("kafka", s.kafka_bootstrap, host, int(port))
             return
-        listener = f"tcp://{s.host}:{s.kafka_port}"
+        listener = f"tcp://{s.backend_host}:{s.kafka_port}"  # loopback by default
         argv = [
             tansu_binary(),
             "broker",
@@ -248,9 +250,10 @@ class Supervisor:
             raise bootstrap.missing("mosquitto", "apt-get install -y mosquitto")
         if s.mqtt_auth and not mosquitto:
             raise MissingDependency(
-                "MQTT authentication (FIELDFLOW_MQTT_AUTH=true) needs mosquitto; the amqtt "
-                "fallback does not support it: apt-get install -y mosquitto "
-                "(and leave FIELDFLOW_MQTT_BROKER at auto or mosquitto)"
+                "MQTT authentication (FIELDFLOW_MQTT_AUTH, on by default) needs mosquitto; "
+                "the amqtt fallback does not support it: apt-get install -y mosquitto "
+                "(and leave FIELDFLOW_MQTT_BROKER at auto or mosquitto), or, on a machine "
+                "nobody else can reach, FIELDFLOW_MQTT_AUTH=false"
             )
         if s.mqtt_auth:
             bootstrap.ensure_mqtt_auth_files(s)
@@ -343,7 +346,9 @@ class Supervisor:
                     python_module("simulators.live", "--api-url", s.api_url,
                                   "--mqtt-url", s.resolved_mqtt_url,
                                   "--home", str(s.home_dir)),
-                    env={**env, "FIELDFLOW_ADMIN_TOKEN": self.admin_token},
+                    env={**env, "FIELDFLOW_ADMIN_TOKEN": self.admin_token,
+                         **({"FIELDFLOW_MQTT_FLEET_URL": bootstrap.fleet_mqtt_url(s)}
+                            if s.mqtt_auth and not s.mqtt_url else {})},
                     ready=(ready / "simulator.ready").exists,
                 )
             )

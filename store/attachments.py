@@ -14,7 +14,7 @@ _COLUMNS = (
 
 
 async def get(conn: Conn, attachment_id: str) -> dict[str, Any] | None:
-    found = await _rows(conn, f"SELECT {_COLUMNS} FROM attachments WHERE id = %s",  # noqa: S608
+    found = await _rows(conn, f"SELECT {_COLUMNS} FROM attachments WHERE id = %s",  # noqa: S608  # nosec B608 - fixed columns
                         (attachment_id,))
     return found[0] if found else None
 
@@ -22,7 +22,7 @@ async def get(conn: Conn, attachment_id: str) -> dict[str, Any] | None:
 async def find(conn: Conn, work_order_id: str, kind: str, sha256: str) -> dict[str, Any] | None:
     found = await _rows(
         conn,
-        f"SELECT {_COLUMNS} FROM attachments"  # noqa: S608
+        f"SELECT {_COLUMNS} FROM attachments"  # noqa: S608  # nosec B608 - fixed columns
         " WHERE work_order_id = %s AND kind = %s AND sha256 = %s",
         (work_order_id, kind, sha256),
     )
@@ -32,7 +32,7 @@ async def find(conn: Conn, work_order_id: str, kind: str, sha256: str) -> dict[s
 async def for_order(conn: Conn, work_order_id: str) -> list[dict[str, Any]]:
     return await _rows(
         conn,
-        f"SELECT {_COLUMNS} FROM attachments WHERE work_order_id = %s"  # noqa: S608
+        f"SELECT {_COLUMNS} FROM attachments WHERE work_order_id = %s"  # noqa: S608  # nosec B608 - fixed columns
         " ORDER BY created_at, id",
         (work_order_id,),
     )
@@ -42,7 +42,7 @@ async def insert(conn: Conn, row: dict[str, Any]) -> dict[str, Any] | None:
     """Insert; None when the same file (order, kind, sha256) is there already."""
     found = await _rows(
         conn,
-        "INSERT INTO attachments (id, work_order_id, kind, sha256, size, content_type,"  # noqa: S608
+        "INSERT INTO attachments (id, work_order_id, kind, sha256, size, content_type,"  # noqa: S608  # nosec B608 - fixed columns
         " storage_key, thumbnail_key, captured_at, lat, lon, exif_taken_at, exif_lat, exif_lon,"
         " uploaded_by) VALUES (%(id)s, %(work_order_id)s, %(kind)s, %(sha256)s, %(size)s,"
         " %(content_type)s, %(storage_key)s, %(thumbnail_key)s, %(captured_at)s, %(lat)s,"

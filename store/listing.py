@@ -55,7 +55,7 @@ async def fetch_page(
 ) -> dict[str, Any]:
     """One page of ``select`` (a query without WHERE) plus the total row count."""
     sql = select + where.sql
-    total = await fetch_one(conn, f"SELECT count(*) AS n FROM ({sql}) AS q", where.params)  # noqa: S608
+    total = await fetch_one(conn, f"SELECT count(*) AS n FROM ({sql}) AS q", where.params)  # noqa: S608  # nosec B608 - select is ours, values are parameters
     items = await fetch_all(
         conn,
         f"{sql} ORDER BY {order_by} LIMIT %s OFFSET %s",

@@ -84,7 +84,7 @@ async def mark_failed(conn: Conn, failures: dict[int, tuple[str, float]]) -> Non
 
 
 async def next_due_in_s(conn: Conn) -> float | None:
-    """Seconds until the next retry of a pending row (outbox or webhook) falls due;
+    """Seconds until the next retry of a pending row (outbox, webhook, notification) is due;
     None if none waits for one (rows due now were just tried, or are held back behind a
     row of their key that waits)."""
     found = await _rows(
@@ -93,6 +93,8 @@ async def next_due_in_s(conn: Conn) -> float | None:
         " (SELECT min(next_attempt_at) FROM outbox"
         "   WHERE sent_at IS NULL AND next_attempt_at > now()),"
         " (SELECT min(next_attempt_at) FROM webhook_deliveries"
+        "   WHERE state = 'pending' AND next_attempt_at > now()),"
+        " (SELECT min(next_attempt_at) FROM notifications"
         "   WHERE state = 'pending' AND next_attempt_at > now()))"
         " - now()) AS s",
     )

@@ -50,7 +50,7 @@ def _readings_sql(kind: Flavour, width: timedelta) -> str:
     rollup = rollup_for(width) if kind == "timescale" else None
     if rollup:
         return (
-            "SELECT time_bucket(%(w)s, bucket) AS ts, min(min) AS min, max(max) AS max,"  # noqa: S608 - fixed names
+            "SELECT time_bucket(%(w)s, bucket) AS ts, min(min) AS min, max(max) AS max,"  # noqa: S608  # nosec B608 - fixed names
             " sum(sum) / sum(count) AS avg, sum(count)::bigint AS count"
             f" FROM {_ROLLUP_VIEW[rollup]}"
             " WHERE device_id = %(d)s AND metric = %(m)s AND bucket >= %(lo)s AND bucket < %(hi)s"
@@ -58,7 +58,7 @@ def _readings_sql(kind: Flavour, width: timedelta) -> str:
         )
     cut = "time_bucket(%(w)s, r.ts)" if kind == "timescale" else "date_bin(%(w)s, r.ts, %(o)s)"
     return (
-        f"SELECT {cut} AS ts, min(v) AS min, max(v) AS max, avg(v) AS avg, count(v) AS count"  # noqa: S608 - fixed names
+        f"SELECT {cut} AS ts, min(v) AS min, max(v) AS max, avg(v) AS avg, count(v) AS count"  # noqa: S608  # nosec B608 - fixed names
         " FROM readings r, LATERAL (SELECT (r.metrics ->> %(m)s)::float8 AS v) x"
         " WHERE r.device_id = %(d)s AND r.ts >= %(lo)s AND r.ts < %(hi)s AND r.metrics ? %(m)s"
         " GROUP BY 1 ORDER BY 1"
@@ -81,7 +81,7 @@ async def reading_buckets(
 def _kpi_sql(kind: Flavour, group: str) -> str:
     if kind == "timescale":
         return (
-            f"SELECT time_bucket(%(w)s, bucket) AS bucket, {group} AS grp,"  # noqa: S608 - fixed names
+            f"SELECT time_bucket(%(w)s, bucket) AS bucket, {group} AS grp,"  # noqa: S608  # nosec B608 - fixed names
             " sum(created)::bigint AS orders, sum(arrived)::bigint AS arrived,"
             " sum(arrive_s_sum) AS arrive_s_sum, sum(sla_decided)::bigint AS sla_decided,"
             " sum(sla_met)::bigint AS sla_met, sum(completed)::bigint AS completed,"
@@ -90,7 +90,7 @@ def _kpi_sql(kind: Flavour, group: str) -> str:
             " GROUP BY 1, 2 ORDER BY 1, 2"
         )
     return (
-        f"SELECT date_bin(%(w)s, ts, %(o)s) AS bucket, {group} AS grp,"  # noqa: S608 - fixed names
+        f"SELECT date_bin(%(w)s, ts, %(o)s) AS bucket, {group} AS grp,"  # noqa: S608  # nosec B608 - fixed names
         " count(*) FILTER (WHERE kind = 'created') AS orders,"
         " count(*) FILTER (WHERE kind = 'arrived') AS arrived,"
         " sum(arrive_s) AS arrive_s_sum, count(sla_met) AS sla_decided,"

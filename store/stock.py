@@ -19,7 +19,7 @@ async def lines(conn: Conn, store: Store, holder_id: str) -> list[dict[str, Any]
                 ) if store == "depot_stock" else ("", "")
     return await fetch_all(
         conn,
-        "SELECT s.part_id, p.name, s.qty, p.low_stock_threshold,"  # noqa: S608 - fixed names
+        "SELECT s.part_id, p.name, s.qty, p.low_stock_threshold,"  # noqa: S608  # nosec B608 - fixed names
         f" s.qty < p.low_stock_threshold AS low{reserved[0]}"
         f" FROM {store} s JOIN parts p ON p.id = s.part_id{reserved[1]}"
         f" WHERE s.{HOLDER[store]} = %s ORDER BY s.part_id",
@@ -31,7 +31,7 @@ async def set_qty(conn: Conn, store: Store, holder_id: str, part_id: str, qty: i
     """Restock (or count) one part: the holder now holds ``qty`` of it."""
     holder = HOLDER[store]
     await conn.execute(
-        f"INSERT INTO {store} ({holder}, part_id, qty) VALUES (%s, %s, %s)"  # noqa: S608
+        f"INSERT INTO {store} ({holder}, part_id, qty) VALUES (%s, %s, %s)"  # noqa: S608  # nosec B608 - table and column from HOLDER
         f" ON CONFLICT ({holder}, part_id) DO UPDATE SET qty = EXCLUDED.qty",
         (holder_id, part_id, qty),
     )

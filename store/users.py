@@ -37,10 +37,15 @@ async def get(conn: Conn, user_id: str) -> dict[str, Any] | None:
 
 
 async def insert_token(
-    conn: Conn, *, token_hash: str, user_id: str, role: str, expires_at: datetime | None
-) -> None:
-    await conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_id, role, expires_at)"
-        " VALUES (%s, %s, %s, %s)",
-        (token_hash, user_id, role, expires_at),
+    conn: Conn, *, token_hash: str, user_id: str, role: str, expires_at: datetime | None,
+    name: str | None = None,
+) -> int:
+    """Store a token's hash; returns the token's public id."""
+    row = await fetch_one(
+        conn,
+        "INSERT INTO api_tokens (token_hash, user_id, role, expires_at, name)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (token_hash, user_id, role, expires_at, name),
     )
+    assert row is not None
+    return int(row["id"])

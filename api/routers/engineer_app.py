@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse
 
-from api.auth import lookup_token
+from api.auth import principal_from_pool
 from api.inbox import InboxHub
 
 APP = Path(__file__).resolve().parent.parent / "static" / "app"
@@ -68,8 +68,12 @@ async def inbox(ws: WebSocket, token: str | None = None) -> None:
     ``{"type": "hello", "engineer_id": ...}``. Query ``token`` (an engineer token).
     Close codes: 4401 no/bad token, 4403 not an engineer."""
     await ws.accept()
-    principal = await lookup_token(ws.app.state.pool, token or "")
-    if principal is None:
+    try:
+        principal = await principal_from_pool(ws, token or "")
+    except HTTPException:  # this address failed too many lookups lately
+        await ws.close(code=4429, reason="too many failed attempts; try again later")
+        return
+    if principal is None or principal.work_order_id:
         await ws.close(code=4401, reason="missing or invalid token")
         return
     if principal.role != "engineer" or not principal.engineer_id:

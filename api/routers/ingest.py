@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import Principal, lookup_token, require_roles
+from api.auth import Principal, principal_from_pool, require_roles
 from api.bodies import BodyTooLarge, read_body
 from api.deps import ConnDep
 from api.httpingest import HttpIngest, Outcome
@@ -91,7 +91,7 @@ async def _basic_engineer(request: Request, authorization: str | None) -> tuple[
         user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise HTTPException(401, "malformed Basic credentials", headers=_BASIC) from None
-    principal = await lookup_token(request.app.state.pool, password) if sep else None
+    principal = await principal_from_pool(request, password) if sep else None
     if principal is None or principal.role != "engineer" or principal.engineer_id != user:
         raise HTTPException(401, "user and token do not match an engineer", headers=_BASIC)
     return user, password

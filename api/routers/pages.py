@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from api.auth import lookup_token
+from api.auth import resolve
 from api.deps import ConnDep
 from store.live import tracking
 
@@ -46,8 +46,9 @@ async def track_page(token: str) -> FileResponse:
 
 @router.get("/track/{token}/status", response_model=TrackingOut)
 async def track_status(token: str, request: Request, conn: ConnDep) -> dict[str, Any]:
-    """The one order a tracking token may see (404 for any other token)."""
-    principal = await lookup_token(request.app.state.pool, token)
+    """The one order a tracking token may see (404 for any other token). The token is
+    read on this request's connection; an address that keeps guessing gets 429."""
+    principal = await resolve(request, conn, token)
     if principal is None or principal.role != "customer" or not principal.work_order_id:
         raise HTTPException(404, "unknown or expired tracking link")
     row = await tracking(conn, principal.work_order_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from api.auth import Admin
@@ -14,6 +14,7 @@ from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Name
 from services import accounts
 from store import audit, users
+from store.tokens import user_tokens
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
 Role = Literal["admin", "dispatcher", "engineer", "customer", "device"]
@@ -34,17 +35,34 @@ class UserOut(BaseModel):
     engineer_id: str | None
     customer_id: str | None
     created_at: datetime
+    disabled_at: datetime | None = None
 
 
 class TokenIn(Body):
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650,
+        description="default: FIELDFLOW_TOKEN_DEFAULT_EXPIRY_DAYS (90)",
+    )
+    name: Name | None = Field(default=None, description="what the token is for")
 
 
 class TokenOut(BaseModel):
+    id: int = Field(description="the token's public id (list, revoke)")
     token: str = Field(description="shown once; only its SHA-256 hash is stored")
     user_id: str
     role: str
     expires_at: datetime | None
+
+
+class TokenInfo(BaseModel):
+    id: int
+    user_id: str | None
+    role: str
+    name: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked: bool
+    revoked_at: datetime | None
 
 
 class AuditOut(BaseModel):
@@ -71,12 +89,46 @@ async def list_users(
 
 @router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=201)
 async def create_token(
-    user_id: str, conn: ConnDep, p: Admin, body: TokenIn | None = None
+    user_id: str, conn: ConnDep, p: Admin, request: Request, body: TokenIn | None = None
 ) -> dict[str, Any]:
+    """A token for the user; it expires after ``expires_in_days`` (default from settings).
+    409 for a disabled user."""
     user = found(await users.get(conn, user_id), "user", user_id)
+    body = body or TokenIn()
     return await accounts.create_token(
-        conn, p, user, expires_in_days=body.expires_in_days if body else None
+        conn, p, user,
+        expires_in_days=body.expires_in_days
+        or request.app.state.settings.token_default_expiry_days,
+        name=body.name or "api",
     )
+
+
+@router.get("/users/{user_id}/tokens", response_model=list[TokenInfo])
+async def list_tokens(user_id: str, conn: ConnDep, _p: Admin) -> list[dict[str, Any]]:
+    """The user's tokens, newest first (ids and dates; the tokens themselves are never kept)."""
+    found(await users.get(conn, user_id), "user", user_id)
+    return await user_tokens(conn, user_id)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenInfo)
+async def delete_token(token_id: int, conn: ConnDep, p: Admin) -> dict[str, Any]:
+    """Revoke a token: its next request gets 401 and its live feed is closed."""
+    return found(await accounts.revoke_token(conn, p, token_id), "token", token_id)
+
+
+@router.post("/users/{user_id}/disable", response_model=UserOut)
+async def disable_user(user_id: str, conn: ConnDep, p: Admin) -> dict[str, Any]:
+    """Every token of the user stops at once (and stays stopped until ``enable``)."""
+    if user_id == p.user_id:
+        raise HTTPException(409, "you cannot disable yourself")
+    return found(await accounts.set_disabled(conn, p, user_id, disabled=True), "user", user_id)
+
+
+@router.post("/users/{user_id}/enable", response_model=UserOut)
+async def enable_user(user_id: str, conn: ConnDep, p: Admin) -> dict[str, Any]:
+    """Tokens of the user that are neither revoked nor expired work again."""
+    return found(await accounts.set_disabled(conn, p, user_id, disabled=False), "user",
+                 user_id)
 
 
 @router.get("/audit", response_model=Page[AuditOut], tags=["audit"])

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import AnyHttpUrl, BaseModel, Field, StringConstraints
 
 from api.auth import Admin
 from api.deps import ConnDep
+from api.egress import check_destination
 from api.listing import Page, PagingDep
 from api.schemas import Body
 from services import accounts
@@ -66,7 +67,11 @@ class DeliveryOut(BaseModel):
 
 
 @router.post("", response_model=WebhookOut, status_code=201)
-async def create_webhook(body: WebhookIn, conn: ConnDep, p: Admin) -> dict[str, Any]:
+async def create_webhook(
+    body: WebhookIn, conn: ConnDep, p: Admin, request: Request
+) -> dict[str, Any]:
+    """422 for a URL whose host is loopback, private or link-local (see api/egress.py)."""
+    await check_destination(str(body.url), request.app.state.egress_allowed)
     return await accounts.create_webhook(
         conn, p, url=str(body.url), event_types=body.event_types, secret=body.secret
     )

@@ -5,19 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
 from api.access import order_for, order_scope
-from api.auth import Principal, Reader, Requester, Staff, StaffOrEngineer
+from api.auth import Reader, Requester, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit_of
 from api.listing import Page, PagingDep, TimeRangeDep
 from api.schemas import Body, Ident, Name, Skill, Text
+from api.scopes import arrival, check_customer_scope, check_requester
 from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
 from services.transitions import transition_order
 from services.workorders import NewOrder, create_order, update_order
 from store.orders import page_events, page_orders
+from store.scopes import flag_unverified_arrival
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work-orders"])
 
@@ -152,6 +154,9 @@ class WorkOrderOut(BaseModel):
     signed_by: str | None
     rating: int | None
     feedback: str | None
+    arrival_unverified: bool = Field(
+        default=False, description="an engineer reported the arrival and the geofence did not "
+        "see them enter the site near that time: the receive time counted for the SLA")
 
 
 class EventOut(BaseModel):
@@ -186,26 +191,20 @@ async def list_orders(  # noqa: PLR0917
         asset_id=asset_id)
 
 
-def _check_requester(p: Principal, body: WorkOrderIn) -> WorkOrderIn:
-    if p.is_staff:
-        return body
-    # A customer user raises requests for their own customer only.
-    if p.role != "customer" or not p.customer_id or p.work_order_id:
-        raise HTTPException(403, "only staff and customer users may create work orders")
-    if body.customer_id not in (None, p.customer_id):
-        raise HTTPException(403, "a customer may only raise requests for itself")
-    return body.model_copy(update={"customer_id": p.customer_id, "source": "customer_request"})
-
-
 @router.post("", response_model=WorkOrderOut, status_code=201)
 async def create_work_order(
     body: WorkOrderIn,
     conn: ConnDep,
     publisher: PublisherDep,
     p: Requester,
+    request: Request,
 ) -> dict[str, Any]:
-    """Create an order by hand (dispatcher) or from a customer request (customer user)."""
-    body = _check_requester(p, body)
+    """Create an order by hand (dispatcher) or from a customer request (customer user:
+    own sites and assets only, no priority or SLA of its choosing, a limited number
+    open at once). ``idempotency_key`` is per requester."""
+    body = check_requester(p, body)
+    await check_customer_scope(conn, p, body,
+                               request.app.state.settings.customer_open_requests_max)
     sla_due = body.sla_due  # None: the SLA rule (services.sla), tier x priority
     row, _created = await create_order(
         NewOrder(
@@ -250,21 +249,29 @@ async def update_work_order(
 
 
 @router.post("/{work_order_id}/transitions", response_model=WorkOrderOut)
-async def transition(
+async def transition(  # noqa: PLR0917
     work_order_id: str,
     body: TransitionIn,
     conn: ConnDep,
     publisher: PublisherDep,
     p: StaffOrEngineer,
+    request: Request,
 ) -> dict[str, Any]:
-    """Move the order (409 when the lifecycle does not allow it)."""
+    """Move the order (409 when the lifecycle does not allow it). An engineer's reported
+    arrival (``on_site``, maybe with a past ``ts``) counts for the SLA only when the
+    geofence saw them enter the site near that time; otherwise the receive time counts
+    and the order is flagged ``arrival_unverified``; a time before the assignment is 422."""
     await order_for(conn, p, work_order_id)
+    unverified = False
+    ts = body.ts if isinstance(body.ts, int) else None
     if not p.is_staff:
         if body.to not in ENGINEER_TARGETS:
             raise HTTPException(403, f"an engineer may not move an order to {body.to.value!r}")
         if body.engineer_id not in (None, p.engineer_id):
             raise HTTPException(403, "an engineer may not hand an order to someone else")
-    return await transition_order(
+        if body.to == Status.ON_SITE and p.engineer_id:
+            ts, unverified = await arrival(conn, request, work_order_id, p.engineer_id, ts)
+    row = await transition_order(
         work_order_id,
         body.to,
         conn=conn,
@@ -273,12 +280,16 @@ async def transition(
         reason=body.reason,
         engineer_id=body.engineer_id,
         manual_on_site=True,
-        ts_ms=body.ts if isinstance(body.ts, int) else None,
+        ts_ms=ts,
         event_key=f"client:{work_order_id}:{body.idempotency_key}" if body.idempotency_key
         else None,
         audit=audit_of(p, "transition", "work_order", work_order_id,
-                       body.model_dump(mode="json")),
+                       {**body.model_dump(mode="json"), "arrival_unverified": unverified}),
     )
+    if unverified:
+        await flag_unverified_arrival(conn, work_order_id)
+        row = {**row, "arrival_unverified": True}
+    return row
 
 
 @router.get("/{work_order_id}/events", response_model=Page[EventOut])

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -24,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from stack.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+DISPATCHER_EMAIL = "dispatch@fieldflow.test"  # the dispatcher on duty of the session stack
 
 
 class Stack:
@@ -37,6 +39,15 @@ class Stack:
         self.database_url: str = status["database_url"]
         host, port = status["mqtt_url"].removeprefix("mqtt://").split(":")
         self.mqtt_host, self.mqtt_port = host, int(port)
+        # MQTT requires a login by default: the tests publish as the stack's fleet user
+        # (``mqtt_fleet_url`` of ``fieldflow status --json``), which may publish for any
+        # device or phone, as the demo simulator does.
+        fleet = urlparse(status.get("mqtt_fleet_url") or "")
+        self.mqtt_login: tuple[str, str] | None = (
+            (unquote(fleet.username), unquote(fleet.password or "")) if fleet.username else None
+        )
+        # Where the stack sends email (tests/e2e/test_notifications.py serves SMTP there).
+        self.smtp_port = int(env.get("FIELDFLOW_SMTP_PORT", "0"))
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -57,9 +68,15 @@ class Stack:
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id or f"test-{uuid.uuid4().hex[:8]}",
         )
+        self.login(c)
         c.connect(self.mqtt_host, self.mqtt_port)
         c.loop_start()
         return c
+
+    def login(self, client: mqtt.Client) -> mqtt.Client:
+        if self.mqtt_login is not None:
+            client.username_pw_set(*self.mqtt_login)
+        return client
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1) -> None:
         c = self.mqtt_client()
@@ -172,4 +189,15 @@ def run_stack(**extra_env: str) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    yield from run_stack(FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}))
+    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise);
+    # email to a dispatcher on duty goes to a port a test serves SMTP on when it needs to.
+    yield from run_stack(
+        FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
+        FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]',
+        FIELDFLOW_SMTP_HOST="127.0.0.1", FIELDFLOW_SMTP_PORT=str(free_port()),
+        FIELDFLOW_NOTIFY_DISPATCHER_EMAILS=json.dumps([DISPATCHER_EMAIL]),
+        # tests/e2e/test_hardening_scopes.py reaches the limit
+        FIELDFLOW_CUSTOMER_OPEN_REQUESTS_MAX="5",
+        # many tests try bad tokens on purpose from 127.0.0.1: a roomier
+        # failed-lookup allowance than production's, so none of them meets 429
+        FIELDFLOW_AUTH_FAILURES_BURST="100", FIELDFLOW_AUTH_FAILURES_PER_S="2")

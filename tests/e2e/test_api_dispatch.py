@@ -360,8 +360,8 @@ def test_engineer_route_in_order_with_etas_and_who_may_read_it(stack: Stack) -> 
         assert got["start_from"] is None and got["back_home"] is None
         assert [(s["work_order_id"], s["eta"]) for s in got["stops"]] == [(o4["id"], None)]
         tracking = customer_token(api, o4["id"])
-    with stack.api(tracking) as customer:
-        assert_error(customer.get(f"/api/v1/engineers/{ghost}/route"), 403)
+    with stack.api(tracking) as customer:  # a tracking link opens only its page
+        assert_error(customer.get(f"/api/v1/engineers/{ghost}/route"), 401)
 
 
 def _today_or_skip(*times: datetime) -> None:
@@ -550,8 +550,8 @@ def test_dispatch_routes_need_a_token_and_the_right_role(
         assert "may not" in assert_error(as_engineer, 403)["message"]
     else:
         ok(as_engineer)  # their own route
-    assert_error(httpx.request(method, url, json=body,
-                               headers={"Authorization": f"Bearer {tracking}"}), 403)
+    assert_error(httpx.request(method, url, json=body,  # a tracking link opens only its page
+                               headers={"Authorization": f"Bearer {tracking}"}), 401)
     with stack.api() as api:
         assert get_order(api, order["id"])["status"] == "new"  # nothing changed by refusals
 

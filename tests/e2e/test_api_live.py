@@ -21,8 +21,14 @@ pytestmark = pytest.mark.e2e
 
 
 def ws_url(stack: Stack, **params: str) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items())
+    query = "&".join(f"{k}={v}" for k, v in params.items() if k != "token")
     return stack.api_url.replace("http://", "ws://") + "/ws/live?" + query
+
+
+def ws_connect(stack: Stack, token: str | None = None, **params: str) -> ClientConnection:
+    """The dashboard's way in: the token as a subprotocol, never in the URL."""
+    protocols = ["fieldflow.v1", f"bearer.{token}"] if token else None
+    return connect(ws_url(stack, **params), subprotocols=protocols)  # type: ignore[arg-type]
 
 
 def receive_until(ws: ClientConnection, pred: Any, timeout_s: float = 30) -> dict[str, Any]:
@@ -39,19 +45,33 @@ def receive_until(ws: ClientConnection, pred: Any, timeout_s: float = 30) -> dic
 
 def close_code(url: str) -> int | None:
     with connect(url) as ws:
-        try:
-            ws.recv(timeout=5)
-        except ConnectionClosed as exc:
-            return exc.rcvd.code if exc.rcvd else None
+        return _close_code(ws)
+
+
+def feed_close_code(stack: Stack, token: str | None = None, **params: str) -> int | None:
+    with ws_connect(stack, token, **params) as ws:
+        return _close_code(ws)
+
+
+def _close_code(ws: ClientConnection) -> int | None:
+    try:
+        ws.recv(timeout=5)
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd else None
     return None
 
 
 def test_live_feed_rejects_bad_tokens_and_roles(stack: Stack) -> None:
     w = make_world(stack, engineers=1)
-    assert close_code(ws_url(stack)) == 4401
-    assert close_code(ws_url(stack, token="wrong")) == 4401
-    assert close_code(ws_url(stack, token=w.tokens[w.engineers[0]])) == 4403
-    assert close_code(ws_url(stack, token=stack.admin_token, bbox="1,2,3")) == 4422
+    assert feed_close_code(stack) == 4401
+    assert feed_close_code(stack, "wrong") == 4401
+    assert feed_close_code(stack, w.tokens[w.engineers[0]]) == 4403
+    assert feed_close_code(stack, stack.admin_token, bbox="1,2,3") == 4422
+    # A token in the URL is not read (URLs end up in access logs).
+    with connect(ws_url(stack) + f"token={stack.admin_token}") as ws, \
+            pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 def test_live_feed_snapshot_then_positions_and_order_changes(stack: Stack) -> None:
@@ -59,9 +79,9 @@ def test_live_feed_snapshot_then_positions_and_order_changes(stack: Stack) -> No
     a, b = w.engineers
     with stack.api() as api:
         order = make_order(api, w)
-    with connect(ws_url(stack, token=stack.admin_token)) as feed, \
-            connect(ws_url(stack, token=stack.admin_token, engineer=a)) as only_a, \
-            connect(ws_url(stack, token=stack.admin_token, bbox="10,10,11,11")) as far_away:
+    with ws_connect(stack, stack.admin_token) as feed, \
+            ws_connect(stack, stack.admin_token, engineer=a) as only_a, \
+            ws_connect(stack, stack.admin_token, bbox="10,10,11,11") as far_away:
         snap = json.loads(feed.recv(timeout=10))
         assert snap["type"] == "snapshot"
         assert {a, b} <= {e["id"] for e in snap["data"]["engineers"]}
@@ -98,7 +118,8 @@ def test_live_feed_snapshot_then_positions_and_order_changes(stack: Stack) -> No
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """A webhook target on 127.0.0.1 that fails the first ``fail_first`` requests."""
+    """A webhook target on 127.0.0.2 (allowed by the fixture's
+    FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS) that fails the first ``fail_first`` requests."""
 
     received: list[tuple[bytes, dict[str, str]]] = []
     fail_first = 2
@@ -119,11 +140,11 @@ class Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        yield f"http://127.0.0.2:{server.server_address[1]}/hooks"
     finally:
         server.shutdown()
 

@@ -171,7 +171,7 @@ def test_each_change_leaves_one_audit_row_and_a_refused_one_none(stack: Stack) -
         assert {k: older[k] for k in lunch} == lunch and older["name"] == "Ann"
         assert newest["status"] == "offline" and not set(lunch) & set(newest)
 
-        hook = ok(api.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook",
+        hook = ok(api.post("/api/v1/webhooks", json={"url": "http://127.0.0.2:9/hook",
                                                      "event_types": ["alert"]}), 201)
         assert hook["secret"]
         ok(api.delete(f"/api/v1/webhooks/{hook['id']}"), 204)

@@ -32,12 +32,15 @@ def test_asset_page_and_dashboard_chart_the_readings(stack: Stack, page) -> None
     page.click("#login-form button")
     page.wait_for_selector("#conn.on", timeout=15000)
     page.select_option("#readings-panel .rc-asset", ids["asset"])
+    # functions, not bare expressions: the pages' CSP forbids eval, which Playwright uses
+    # for expressions (api/middleware.py)
     page.wait_for_function(
-        "document.querySelector('#readings-panel .rc-status').textContent.startsWith('12 ')",
+        "() => document.querySelector('#readings-panel .rc-status').textContent"
+        ".startsWith('12 ')",
         timeout=15000)
     page.goto(f"{stack.api_url}/static/asset.html?asset={ids['asset']}")
     page.wait_for_function(
-        "document.querySelector('.rc-status').textContent.startsWith('12 buckets')",
+        "() => document.querySelector('.rc-status').textContent.startsWith('12 buckets')",
         timeout=15000)
     points = page.get_attribute(".rc-chart polyline", "points")
     assert points is not None and len(points.split()) == 12

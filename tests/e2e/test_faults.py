@@ -66,6 +66,7 @@ class Phone:
         self.client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{name}-{os.getpid()}"
         )
+        stack.login(self.client)
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.max_inflight_messages_set(100)
         self.mids: list[int] = []
@@ -304,6 +305,7 @@ def _ws_open(stack: Stack, query_string: str, rcvbuf: int | None = None) -> sock
     sock.sendall(
         (
             f"GET /ws/live?{query_string} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Sec-WebSocket-Protocol: fieldflow.v1, bearer.{stack.admin_token}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
@@ -355,8 +357,8 @@ def _ws_frames(sock: socket.socket, until: Any, timeout_s: float) -> list[str]:
 
 def test_websocket_client_that_never_reads_does_not_slow_the_stream(stack: Stack) -> None:
     eng = seed_engineer(stack.database_url, lat=51.58, lon=-0.1)
-    slow = _ws_open(stack, f"token={stack.admin_token}", rcvbuf=4096)
-    fast = _ws_open(stack, f"token={stack.admin_token}&engineer={eng}")
+    slow = _ws_open(stack, "", rcvbuf=4096)
+    fast = _ws_open(stack, f"engineer={eng}")
     try:
         say(
             "injected: a /ws/live client that never reads (4 KiB receive buffer), beside a "

@@ -54,11 +54,16 @@ def test_password_file_lines() -> None:
 
 
 def test_acl_text() -> None:
-    acl = render_acl(["dev-pump-1", "eng-e7", "fieldflow-bridge", "nobody"], "fieldflow-bridge")
+    acl = render_acl(["dev-pump-1", "eng-e7", "fieldflow-bridge", "nobody", "fleet-sim"],
+                     "fieldflow-bridge", "plant-a")
     chunks = [b.splitlines() for b in acl.split("\n\n") if b.startswith("user")]
     blocks = {lines[0]: lines[1:] for lines in chunks}
     assert "topic write fieldflow/devices/pump-1/#" in blocks["user dev-pump-1"]
-    assert "topic write spBv1.0/+/DDATA/pump-1/+" in blocks["user dev-pump-1"]
+    # Sparkplug: the device's own node, in the deployment's one group only.
+    assert "topic write spBv1.0/plant-a/DDATA/pump-1/+" in blocks["user dev-pump-1"]
+    assert not [r for r in blocks["user dev-pump-1"] if "spBv1.0/+/" in r]
+    assert "topic write fieldflow/devices/+/telemetry" in blocks["user fleet-sim"]
+    assert "topic write spBv1.0/+/NBIRTH/+" in blocks["user fleet-sim"]
     assert blocks["user eng-e7"] == [
         "topic write fieldflow/engineers/e7/location",
         "topic write owntracks/e7/#",

@@ -192,9 +192,13 @@ def test_rejections(topic: str, payload: bytes, kind: RejectKind) -> None:
     assert result.dead_kind is kind
 
 
-def test_state_is_bounded() -> None:
-    router = Router(sparkplug_decoder=SparkplugDecoder(max_nodes=2))
+def test_node_table_is_bounded_and_evicts_the_quietest_node() -> None:
+    decoder = SparkplugDecoder(max_nodes=2)
+    router = Router(sparkplug_decoder=decoder)
+    nb = encode_birth({"a": 1.0}, timestamp=T0, bd_seq=0)
     for i in range(3):
-        nb = encode_birth({"a": 1.0}, timestamp=T0, bd_seq=0)
         result = router.route(f"spBv1.0/g/NBIRTH/n{i}", nb, T0)
-    assert result.dead_kind is RejectKind.TOO_LARGE
+        assert result.dead is None and result.records  # a new node is never refused
+    assert len(decoder._nodes) == 2 and decoder.evicted == 1
+    assert not decoder.is_online("g", "n0")  # the oldest was forgotten
+    assert decoder.is_online("g", "n1") and decoder.is_online("g", "n2")

@@ -166,7 +166,8 @@ let tilesTimer = 0;
 function renderTilesSoon() { if (!tilesTimer) tilesTimer = setTimeout(() => { tilesTimer = 0; renderTiles(); }, 500); }
 function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws/live?token=${encodeURIComponent(token())}`);
+  // The token goes as a subprotocol, not in the URL (URLs end up in access logs).
+  const ws = new WebSocket(`${proto}://${location.host}/ws/live`, ["fieldflow.v1", `bearer.${token()}`]);
   state.ws = ws;
   ws.onopen = () => { $("conn").textContent = "live"; $("conn").className = "conn on"; state.retry = 1000; };
   ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
