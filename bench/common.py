@@ -66,12 +66,17 @@ def stack_status(env: dict[str, str]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def embedded_stack(
-    name: str, env: dict[str, str] | None = None
+    name: str, env: dict[str, str] | None = None, *, workers: int | None = None
 ) -> Iterator[tuple[dict[str, Any], bool]]:
-    """Yield ``(status, started)``: the running stack's status, or one started for us."""
+    """Yield ``(status, started)``: the running stack's status, or one started for us
+    (with ``workers`` stream workers; a running stack must already have that many)."""
     env = env or stack_env()
     status = stack_status(env)
     started = False
+    running = [n for n in status.get("services", {}) if n.startswith("worker")]
+    if status.get("running") and workers and len(running) != workers:
+        raise SystemExit(f"bench {name}: the running stack has {len(running)} workers, not"
+                         f" {workers}: fieldflow down first, or drop --workers")
     if not status.get("running"):
         # The benchmarks' publishers connect without a login (figures comparable with
         # earlier runs): a stack started for them has MQTT authentication off, unless
@@ -81,7 +86,8 @@ def embedded_stack(
             f"bench {name}: no stack running in FIELDFLOW_HOME; starting one (fieldflow up)",
             flush=True,
         )
-        up = fieldflow(env, "up", "--detach", timeout=600)
+        more = ["--workers", str(workers)] if workers else []
+        up = fieldflow(env, "up", "--detach", *more, timeout=600)
         if up.returncode != 0:
             raise SystemExit(f"bench {name}: fieldflow up failed:\n{up.stdout}{up.stderr}")
         started = True
@@ -132,6 +138,10 @@ def mqtt_address(status: dict[str, Any]) -> tuple[str, int]:
 def service_pids(status: dict[str, Any], names: Sequence[str] = SERVICES) -> dict[str, int]:
     """Pids of the embedded services from ``fieldflow status --json`` (external ones skipped)."""
     pids = {}
+    # every stream worker (worker-1 .. worker-N) stands in for "worker"
+    names = [n for name in names for n in (
+        sorted(k for k in status.get("services", {}) if k.startswith("worker-"))
+        if name == "worker" else [name])]
     for name in names:
         svc = status.get("services", {}).get(name, {})
         if isinstance(svc.get("pid"), int) and not svc.get("external"):

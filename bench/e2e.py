@@ -34,16 +34,14 @@ from bench.common import (
     service_pids,
     write_outputs,
 )
-from bench.streams import (
+from bench.streams import plan_load, retire_fleet, seed_fleet
+from bench.streams_measure import (
     POSITIONS_SENT,
     READINGS_SENT,
     WO_TOPIC,
     Source,
     drain,
     kafka_offsets,
-    plan_load,
-    retire_fleet,
-    seed_fleet,
     store_latencies,
     stored_count,
     wait_for_orders,

@@ -17,7 +17,7 @@ from stack import timescale
 from stack.logs import setup_logging
 from stack.secrets import redact
 from stack.settings import Settings, get_settings
-from stack.supervisor import Supervisor, pid_alive, read_state, state_path
+from stack.supervisor import Supervisor, pid_alive, read_state, state_path, workers_status
 
 log = logging.getLogger("fieldflow")
 
@@ -49,6 +49,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = get_settings()
     if args.simulate:
         settings.simulate = True
+    if args.workers:
+        settings.workers = args.workers
     pid = _running_supervisor(settings)
     if pid:
         print(
@@ -68,6 +70,7 @@ def _up_detached(settings: Settings, args: argparse.Namespace) -> int:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     state_path(settings).unlink(missing_ok=True)
     argv = [sys.executable, "-m", "stack.cli", "up"] + (["--simulate"] if args.simulate else [])
+    argv += ["--workers", str(settings.workers)]
     env = {**os.environ, "FIELDFLOW_HOME": str(settings.home_dir)}
     with (settings.log_dir / "supervisor.log").open("ab") as out:
         proc = subprocess.Popen(
@@ -159,6 +162,7 @@ def status(settings: Settings) -> dict[str, Any]:
         "timescaledb": timescale.database_version(state.get("database_url", "")) if running
         else None,
         "services": services,
+        "workers": workers_status(settings) if running else [],
     }
 
 
@@ -171,6 +175,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for name, svc in st["services"].items():
             where = redact(svc.get("url") or "")  # secrets only in --json
             print(f"  {name:10} {svc['state']:10} pid {svc.get('pid') or '-':>7}  {where}")
+        for w in st["workers"]:
+            parts = "  ".join(f"{t} {v}" for t, v in w["partitions"].items())
+            print(f"  {w['name']:10} pid {w['pid']:>7}  {parts}")
     return 0 if st["running"] else 3
 
 
@@ -248,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the whole stack (foreground; Ctrl-C stops all)")
     up.add_argument("--detach", action="store_true", help="return once every service is ready")
     up.add_argument("--simulate", action="store_true", help="also run the live city simulator")
+    up.add_argument("--workers", type=int, metavar="N",
+                    help="stream workers in one group (default: setting workers, 1)")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything started by `up`").set_defaults(func=cmd_down)
     st = sub.add_parser("status", help="show services, URLs and the admin token")

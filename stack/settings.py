@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     geofence_retention_days: int = Field(default=730, ge=1)
 
     # Kafka
-    partitions: int = Field(default=4, ge=1, le=256)
+    partitions: int = Field(default=8, ge=1, le=256)
     topic_partitions: dict[str, int] = Field(default_factory=dict)
     # MQTT
     mqtt_broker: str = Field(default="auto", pattern="^(auto|mosquitto|amqtt)$")
@@ -126,6 +126,22 @@ class Settings(BaseSettings):
         description="escalate an assigned order not accepted within this (event time)",
     )
     refresh_s: float = Field(default=5.0, gt=0, description="how often agents reload sites/orders")
+    workers: int = Field(default=1, ge=1, le=64, description="stream workers `fieldflow up` runs")
+    worker_name: str | None = Field(
+        default=None, description="this worker's name in `fieldflow status` "
+        "(default <hostname>-<pid>)"
+    )
+    watermark_max_ahead_s: float = Field(
+        default=600.0, gt=0, description="events further ahead of their partition's watermark "
+        "are stored and flagged (clock_skew), and do not move it"
+    )
+    watermark_idle_s: float = Field(
+        default=5.0, gt=0, description="wall seconds without records before an idle "
+        "partition's watermark advances by itself"
+    )
+    snapshot_interval_s: float = Field(
+        default=5.0, gt=0, description="how often partition state is snapshotted to PostgreSQL"
+    )
 
     # API
     admin_token: str | None = None

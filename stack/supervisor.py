@@ -74,6 +74,25 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def worker_names(settings: Settings) -> list[str]:
+    """The stream workers `fieldflow up` runs (``settings.workers`` of them)."""
+    return [f"worker-{i}" for i in range(1, settings.workers + 1)]
+
+
+def workers_status(settings: Settings) -> list[dict[str, Any]]:
+    """Every live stream worker with its pid and partitions, as it last reported them
+    (``$FIELDFLOW_HOME/run/workers/<name>.json``, rewritten on each assignment)."""
+    out = []
+    for f in sorted((settings.run_dir / "workers").glob("*.json")):
+        try:
+            info = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid_alive(info.get("pid")):
+            out.append(info)
+    return out
+
+
 def child_env(settings: Settings) -> dict[str, str]:
     """Resolved URLs passed to every child, so all of them talk to the same services."""
     env = {
@@ -288,16 +307,17 @@ class Supervisor:
                 ready=(ready / "bridge.ready").exists,
             )
         )
-        self._run(
-            Service(
-                "worker",
-                python_module("streams.worker"),
-                env=env,
-                restart=True,
-                ready=(ready / "worker.ready").exists,
-            ),
-            timeout_s=120,
-        )
+        for name in worker_names(s):  # N workers in one group share every topic's partitions
+            self._run(
+                Service(
+                    name,
+                    python_module("streams.worker"),
+                    env={**env, "FIELDFLOW_WORKER_NAME": name},
+                    restart=True,
+                    ready=(ready / f"{name}.ready").exists,
+                ),
+                timeout_s=120,
+            )
         self._run(
             Service(
                 "api",

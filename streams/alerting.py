@@ -10,62 +10,69 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
 from services.outbox import Outbox
-from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
-from streams.alerts import AlertProcessor, BadRule, RuleBook
-from streams.app import app
-from streams.clock import clock
-from streams.context import db_pool
-from streams.timers import keep_running
+from streams.alerts import RuleBook
+from streams.context import ctx
+from streams.state import ReadingsState, partition_of
 
 log = logging.getLogger("fieldflow.streams.alerting")
-_s = get_settings()
-alerts = AlertProcessor(RuleBook())
-registry: dict[str, dict[str, Any]] = {}  # device id -> asset, model, rules, fault model
-_registry_at = 0.0
-_adopted = False
-_bad_rules: set[BadRule] = set()  # logged once each, until fixed
 
 
 async def refresh_registry(force: bool = False) -> None:
-    """Reload asset models' rules and the device -> asset map (new assets appear live)."""
-    global _registry_at, _adopted
-    if not force and time.monotonic() - _registry_at < _s.refresh_s:
+    """Reload asset models' rules and the device -> asset map (new assets appear live);
+    shared by every partition. The open alerts are read once, for fresh partitions."""
+    c = ctx.caches
+    if not force and c.registry and time.monotonic() - c.registry_at < ctx.settings.refresh_s:
         return
-    pool = await db_pool()
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
         devices = await q.device_registry(conn)
-        stored = await q.open_alerts(conn) if not _adopted else []
+        if c.open_alerts is None:
+            c.open_alerts = await q.open_alerts(conn)
     spec: dict[str, list[object]] = {}
     for d in devices:
         rules = d["rules"] if d["rules"] is not None else []
         spec[d["model_id"]] = list(rules) if isinstance(rules, list) else [rules]
-    alerts.rulebook, bad = RuleBook.parse_each(spec)  # one bad rule never disables the rest
-    for rule in set(bad) - _bad_rules:
+    c.rulebook, bad = RuleBook.parse_each(spec)  # one bad rule never disables the rest
+    for rule in set(bad) - c.bad_rules:
         log.error("asset model %s: rule skipped: %s", rule.model, rule.error)
-    _bad_rules.clear()
-    _bad_rules.update(bad)
-    registry.clear()
-    registry.update({d["device_id"]: d for d in devices})
-    for d in devices:
-        alerts.register_device(d["device_id"], d["model_id"], d["asset_id"],
-                               float(d["reading_timeout_s"]))
-    for row in stored:  # after a restart: open alerts are updated, never opened twice
-        alerts.adopt(AlertEvent(
-            device_id=row["device_id"], asset_id=row["asset_id"], fault_type=row["fault_type"],
-            kind=row["kind"], severity=Severity(row["severity"]), dedup_key=row["dedup_key"],
-            state=AlertState.OPENED, ts=int(row["updated_at"].timestamp() * 1000)))
-    _adopted = True
-    _registry_at = time.monotonic()
+    c.bad_rules = set(bad)
+    c.registry = {d["device_id"]: d for d in devices}
+    c.registry_at = time.monotonic()
+
+
+async def prepare(state: ReadingsState) -> None:
+    """Put the shared rules and devices into the partition's processor; a partition that
+    starts without a snapshot takes over its devices' open alerts from the database, so
+    they are updated, never opened twice."""
+    await retry_db(refresh_registry, what="load devices", log=log)
+    c = ctx.caches
+    state.alerts.rulebook = c.rulebook
+    parts = ctx.settings.partitions_for("telemetry.readings")
+    if state.registry_seen_at != c.registry_at:
+        for d in c.registry.values():
+            if partition_of(d["device_id"], parts) == state.partition:
+                state.alerts.register_device(d["device_id"], d["model_id"], d["asset_id"],
+                                             float(d["reading_timeout_s"]))
+        state.registry_seen_at = c.registry_at
+    if not state.adopted:
+        for row in c.open_alerts or []:
+            if partition_of(row["device_id"], parts) != state.partition:
+                continue
+            state.alerts.adopt(AlertEvent(
+                device_id=row["device_id"], asset_id=row["asset_id"],
+                fault_type=row["fault_type"], kind=row["kind"],
+                severity=Severity(row["severity"]), dedup_key=row["dedup_key"],
+                state=AlertState.OPENED, ts=int(row["updated_at"].timestamp() * 1000)))
+        state.adopted = True
 
 
 async def apply_alert(ev: AlertEvent) -> None:
-    pool = await db_pool()
+    pool = await ctx.db_pool()
     async with pool.connection() as conn, conn.transaction():
         opened = await q.store_alert(conn, ev)
         if ev.state != AlertState.OPENED or opened:  # the event commits with the alert
@@ -79,18 +86,16 @@ async def apply_alerts(events: list[AlertEvent]) -> None:
         await retry_db(lambda e=ev: apply_alert(e), what="store alert", log=log)
 
 
-async def raise_alerts(batch: list[Reading]) -> None:
-    """One batch of readings through the rules, in event-time order."""
-    await retry_db(refresh_registry, what="load devices", log=log)
+async def raise_alerts(state: ReadingsState, batch: list[Reading]) -> None:
+    """One partition's batch of readings through the rules, in event-time order."""
+    await prepare(state)
     events: list[AlertEvent] = []
     for reading in sorted(batch, key=lambda r: r.ts):
-        clock.observe(reading.ts)
-        events += alerts.process(reading)
+        events += state.alerts.process(reading)
     await apply_alerts(events)
 
 
-@app.timer(interval=5.0)
-@keep_running
-async def sweep_offline_devices() -> None:
-    if _adopted:
-        await apply_alerts(alerts.sweep(clock.now()))
+async def sweep_offline_devices(state: ReadingsState, now_ms: int) -> None:
+    """Devices silent past their timeout on the partition's watermark."""
+    await prepare(state)
+    await apply_alerts(state.alerts.sweep(now_ms))

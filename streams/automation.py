@@ -32,8 +32,7 @@ from store import fieldevents as q
 from store.db import retry_db
 from store.sql import fetch_all
 from streams.app import app, topic
-from streams.clock import clock
-from streams.context import db_pool
+from streams.context import ctx, db_pool
 from streams.deadletter import dead_letter
 
 log = logging.getLogger("fieldflow.streams.automation")
@@ -94,7 +93,7 @@ async def dispatch(order_id: str, *, conn: Any, exclude: frozenset[str] = frozen
     """Assign the best engineer; one order that cannot be planned never stops the rest."""
     try:
         best = await auto_assign(order_id, conn=conn, publisher=Outbox(conn),
-                                 now_ms=clock.now(), actor="dispatch", exclude=exclude,
+                                 now_ms=ctx.now(), actor="dispatch", exclude=exclude,
                                  event_key=event_key, why=why)
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown):
         raise  # retry_db waits the outage out
@@ -128,7 +127,7 @@ async def escalate() -> None:
     One round: the stale and the waiting orders are ranked against one picture of the
     engineers (services.dispatch_round), most urgent first.
     """
-    now = clock.now()
+    now = ctx.now()
     pool = await db_pool()
     async with pool.connection() as conn:
         stale = await fetch_all(

@@ -17,37 +17,24 @@ from models.messages import GeofenceEvent, GeofenceKind, Position
 from models.workorder import IllegalTransition, Status
 from services.outbox import Outbox
 from services.transitions import transition_order
-from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
 from store.sql import fetch_all
-from streams import etas
-from streams.app import app
-from streams.clock import clock
-from streams.context import db_pool
+from streams.context import ctx
 from streams.fences import Fence, FenceIndex
-from streams.geofence import GeofenceConfig, GeofenceProcessor
-from streams.presence import OfflineTracker, PresenceChange
-from streams.timers import keep_running
+from streams.presence import PresenceChange
+from streams.state import PositionsState, partition_of
 
 log = logging.getLogger("fieldflow.streams.checkins")
-_s = get_settings()
 CHECKOUT_STATUSES = ("on_site", "in_progress", "waiting_parts", "completed", "signed_off", "closed")
 
-processor = GeofenceProcessor(
-    FenceIndex([], margin_m=_s.geofence_exit_margin_m),
-    GeofenceConfig(exit_margin_m=_s.geofence_exit_margin_m, dwell_enter_s=_s.geofence_dwell_s,
-                   lateness_s=_s.geofence_lateness_s, max_accuracy_m=_s.geofence_max_accuracy_m),
-)
-presence = OfflineTracker(default_timeout_s=_s.engineer_offline_after_s)
-_fences_loaded_at = 0.0
 
-
-async def refresh_fences(force: bool = False) -> None:
-    global _fences_loaded_at
-    if not force and time.monotonic() - _fences_loaded_at < _s.refresh_s:
-        return
-    pool = await db_pool()
+async def refresh_fences(force: bool = False) -> FenceIndex:
+    """The sites' fences, reloaded every ``refresh_s`` (shared by every partition)."""
+    c, s = ctx.caches, ctx.settings
+    if c.fences is not None and not force and time.monotonic() - c.fences_at < s.refresh_s:
+        return c.fences
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
         sites = await q.load_fences(conn)
     fences = []
@@ -58,27 +45,30 @@ async def refresh_fences(force: bool = False) -> None:
                 if r["fence_polygon"] else Fence(r["id"], r["lat"], r["lon"], r["fence_radius_m"]))
         except (ValueError, TypeError) as exc:  # the API refuses these; older rows may not
             log.warning("site %s skipped for check-ins: %s", r["id"], exc)
-    processor.index = FenceIndex(fences, margin_m=_s.geofence_exit_margin_m)
-    if not _fences_loaded_at:
-        await restore_presence()
-    _fences_loaded_at = time.monotonic()
+    c.fences = FenceIndex(fences, margin_m=s.geofence_exit_margin_m)
+    c.fences_at = time.monotonic()
+    return c.fences
 
 
-async def restore_presence() -> None:
-    """After a (re)start, engineers the database shows online are tracked from their last
-    fix, so one who never reports again is marked offline after the timeout."""
-    pool = await db_pool()
+async def restore_presence(state: PositionsState) -> None:
+    """A partition that starts with no snapshot tracks the engineers the database shows
+    online from their last fix, so one who never reports again is marked offline after
+    the timeout."""
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
         online = await fetch_all(conn, "SELECT id, last_seen, offline_timeout_s FROM engineers"
-                                    " WHERE status = 'online' AND last_seen IS NOT NULL")
+                                       " WHERE status = 'online' AND last_seen IS NOT NULL")
+    parts = ctx.settings.partitions_for("telemetry.positions")
     for row in online:
-        presence.set_timeout(row["id"], float(row["offline_timeout_s"]))
-        presence.observe(row["id"], int(row["last_seen"].timestamp() * 1000))
+        if partition_of(row["id"], parts) != state.partition:
+            continue  # another partition's engineer
+        state.presence.set_timeout(row["id"], float(row["offline_timeout_s"]))
+        state.presence.observe(row["id"], int(row["last_seen"].timestamp() * 1000))
 
 
-async def handle_geofence(ev: GeofenceEvent) -> None:
+async def handle_geofence(state: PositionsState, ev: GeofenceEvent) -> None:
     """Attach the order, move it, store and publish the event (idempotent)."""
-    pool = await db_pool()
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
         outbox = Outbox(conn)
         order_id = None  # a pass-through (drive-through) touches no order
@@ -93,7 +83,7 @@ async def handle_geofence(ev: GeofenceEvent) -> None:
                         ts_ms=ev.ts, event_key=f"checkin:{ev.engineer_id}:{ev.site_id}:{ev.ts}")
                     # The trip from where the order went en route ends here: learn from it.
                     en_route = row["en_route_at"]
-                    if etas.estimator.on_arrival(
+                    if state.eta.on_arrival(
                             order_id, ev.ts,
                             int(en_route.timestamp() * 1000) if en_route else None) is not None:
                         log.debug("order %s: trip learned by the travel model", order_id)
@@ -114,43 +104,54 @@ async def handle_geofence(ev: GeofenceEvent) -> None:
 
 
 async def handle_presence(change: PresenceChange) -> None:
-    pool = await db_pool()
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
         await q.set_presence(conn, change.engineer_id, change.online, change.last_seen_ts)
     log.info("engineer %s is %s", change.engineer_id, "online" if change.online else "offline")
 
 
-async def _apply(events: list[GeofenceEvent], changes: list[PresenceChange]) -> None:
+async def _apply(state: PositionsState, events: list[GeofenceEvent],
+                 changes: list[PresenceChange]) -> None:
     for change in changes:
         await retry_db(lambda c=change: handle_presence(c), what="presence", log=log)
     for ev in events:
-        await retry_db(lambda e=ev: handle_geofence(e), what="geofence", log=log)
+        await retry_db(lambda e=ev: handle_geofence(state, e), what="geofence", log=log)
 
 
-async def detect_checkins(batch: list[Position]) -> None:
-    """One batch of fixes through the geofence processor and the presence tracker."""
-    await retry_db(refresh_fences, what="load fences", log=log)
+async def prepare(state: PositionsState) -> None:
+    """Put the shared fences into the partition's processor (and, for a partition that
+    starts without a snapshot, the engineers the database shows online)."""
+    index = await retry_db(refresh_fences, what="load fences", log=log)
+    state.geofence.index = index
+    if not state.presence_restored:
+        await retry_db(lambda: restore_presence(state), what="restore presence", log=log)
+        state.presence_restored = True
+
+
+async def detect_checkins(state: PositionsState, batch: list[Position]) -> None:
+    """One partition's batch of fixes through its geofence processor and presence
+    tracker: per engineer on the fixes' own times, releases on the partition's watermark."""
+    await prepare(state)
     events: list[GeofenceEvent] = []
     changes: list[PresenceChange] = []
     for pos in batch:
-        clock.observe(pos.ts)
-        events += processor.process(pos)
-        change = presence.observe(pos.engineer_id, pos.ts)
+        events += state.geofence.process(pos)
+        change = state.presence.observe(pos.engineer_id, pos.ts)
         if change:
             changes.append(change)
-    events += processor.advance(clock.now())
-    await _apply(events + _pass_throughs(), changes)
+    if state.watermark.value is not None:
+        events += state.geofence.advance(state.watermark.value)
+    await _apply(state, events + _pass_throughs(state), changes)
 
 
-def _pass_throughs() -> list[GeofenceEvent]:
+def _pass_throughs(state: PositionsState) -> list[GeofenceEvent]:
     """Drain the drive-throughs the processor found (its list would grow forever)."""
-    return [crossing.event() for crossing in processor.take_crossings()]
+    return [crossing.event() for crossing in state.geofence.take_crossings()]
 
 
-@app.timer(interval=2.0)
-@keep_running
-async def release_quiet_engineers() -> None:
-    """Dwell and lateness windows close on stream time even when an engineer goes quiet."""
-    now = clock.now()
-    events = processor.advance(now)
-    await _apply(events + _pass_throughs(), presence.sweep(now))
+async def sweep_partition(state: PositionsState, now: int) -> None:
+    """Dwell and lateness windows close, and silent engineers go offline, on the
+    partition's watermark ``now`` (which advances by itself when the partition is idle)."""
+    await prepare(state)
+    events = state.geofence.advance(now)
+    await _apply(state, events + _pass_throughs(state), state.presence.sweep(now))

@@ -52,14 +52,15 @@ async def guarded(stage: Callable[[list[M]], Awaitable[None]], batch: list[M],
     """
     if not batch:
         return
+    name = getattr(stage, "__name__", None) or getattr(getattr(stage, "func", None), "__name__",
+                                                        "stage")
     try:
         await stage(batch)
     except Exception as exc:
-        log.exception("%s failed on a batch of %d from %s", stage.__name__, len(batch),
-                      source_topic)
+        log.exception("%s failed on a batch of %d from %s", name, len(batch), source_topic)
         for item in batch:
             await dead_letter(source_topic, encode(item),
-                              f"internal: {stage.__name__}: {type(exc).__name__}: {exc}")
+                              f"internal: {name}: {type(exc).__name__}: {exc}")
 
 
 async def run_stages(model: type[M], source_topic: str, values: Sequence[bytes | None],

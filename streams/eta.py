@@ -91,6 +91,9 @@ class EtaEstimator:
         else:
             trip.order = order
 
+    def tracked(self) -> set[str]:
+        return set(self._trips)
+
     def untrack(self, work_order_id: str) -> None:
         self._trips.pop(work_order_id, None)
 

@@ -12,51 +12,51 @@ import time
 
 from models.messages import AlertEvent, AlertState, EtaUpdate, Position, Severity
 from services.outbox import Outbox
-from stack.settings import get_settings
 from store import fieldevents as q
 from store.db import retry_db
-from streams.context import db_pool, publisher
-from streams.eta import ActiveOrder, EtaEstimator
+from streams.context import ctx
+from streams.eta import ActiveOrder
+from streams.state import PositionsState
 
 log = logging.getLogger("fieldflow.streams.etas")
-_s = get_settings()
-estimator = EtaEstimator()
-_late: set[str] = set()
-_tracked: set[str] = set()
-_loaded_at = 0.0
 
 
-async def refresh_orders() -> None:
-    global _loaded_at
-    if time.monotonic() - _loaded_at < _s.refresh_s:
-        return
-    pool = await db_pool()
+async def refresh_orders() -> list[dict]:  # type: ignore[type-arg]
+    """Active orders, reloaded every ``refresh_s`` (shared by every partition)."""
+    c = ctx.caches
+    if time.monotonic() - c.orders_at < ctx.settings.refresh_s:
+        return c.active_orders
+    pool = await ctx.db_pool()
     async with pool.connection() as conn:
-        active = await q.active_orders(conn)
-    current = {r["id"] for r in active}
+        c.active_orders = await q.active_orders(conn)
+    c.orders_at = time.monotonic()
+    return c.active_orders
+
+
+def track(state: PositionsState, active: list[dict]) -> None:  # type: ignore[type-arg]
+    """Bring the partition's estimator in line with the active orders."""
+    current = set()
     for r in active:
+        current.add(r["id"])
         en_route = r["en_route_at"] if r["status"] == "en_route" else None
-        estimator.track(ActiveOrder(
+        state.eta.track(ActiveOrder(
             work_order_id=r["id"], engineer_id=r["engineer_id"], site_lat=r["lat"],
             site_lon=r["lon"],
             sla_due_ms=int(r["sla_due"].timestamp() * 1000) if r["sla_due"] else None,
             en_route_ms=int(en_route.timestamp() * 1000) if en_route else None))
-    for gone in _tracked - current:
-        estimator.untrack(gone)
-        _late.discard(gone)
-    _tracked.clear()
-    _tracked.update(current)
-    _loaded_at = time.monotonic()
+    for gone in state.eta.tracked() - current:
+        state.eta.untrack(gone)
+        state.late.discard(gone)
 
 
-async def publish_eta(update: EtaUpdate) -> None:
-    pool = await db_pool()
-    pub = await publisher()
+async def publish_eta(state: PositionsState, update: EtaUpdate) -> None:
+    pool = await ctx.db_pool()
+    pub = await ctx.publisher()
     async with pool.connection() as conn:
         await q.upsert_eta(conn, update)
         late = (update.late_by_s or 0) > 0
-        if late and update.work_order_id not in _late:
-            _late.add(update.work_order_id)
+        if late and update.work_order_id not in state.late:
+            state.late.add(update.work_order_id)
             alert = AlertEvent(
                 device_id=update.work_order_id, fault_type="sla_risk", kind="sla_risk",
                 severity=Severity.MAJOR, dedup_key=f"sla:{update.work_order_id}",
@@ -69,11 +69,14 @@ async def publish_eta(update: EtaUpdate) -> None:
     await pub.event("events.eta", update.work_order_id, update)
 
 
-async def track_etas(batch: list[Position]) -> None:
-    """One batch of fixes through the ETA estimator; publish the updates worth it."""
-    await retry_db(refresh_orders, what="load active orders", log=log)
+async def track_etas(state: PositionsState, batch: list[Position]) -> None:
+    """One partition's batch of fixes through its ETA estimator; publish those worth it."""
+    active = await retry_db(refresh_orders, what="load active orders", log=log)
+    if state.orders_seen_at != ctx.caches.orders_at:  # once per reload, not per batch
+        track(state, active)
+        state.orders_seen_at = ctx.caches.orders_at
     updates: list[EtaUpdate] = []
     for pos in batch:
-        updates += estimator.on_position(pos)
+        updates += state.eta.on_position(pos)
     for update in updates:
-        await retry_db(lambda u=update: publish_eta(u), what="publish eta", log=log)
+        await retry_db(lambda u=update: publish_eta(state, u), what="publish eta", log=log)

@@ -1,6 +1,7 @@
-"""``watch_sla`` timer: SLA breaches and the end of ``sla_risk`` alerts, on the stream clock.
+"""``watch_sla`` timer: SLA breaches and the end of ``sla_risk`` alerts, on the worker's time.
 
-Every 5 s (wall clock), deciding against stream time (``streams.clock``):
+Every 5 s (wall clock), deciding against the worker's time (``ctx.now()``: the newest of its
+partitions' watermarks, never behind the wall clock):
 
 - an order past its ``sla_due`` with no check-in yet (``new``, ``assigned``, ``accepted``
   or ``en_route``) gets ``sla_breached`` (once);
@@ -21,8 +22,7 @@ from services.outbox import Outbox
 from store import fieldevents as q
 from store.db import retry_db
 from streams.app import app
-from streams.clock import clock
-from streams.context import db_pool
+from streams.context import ctx, db_pool
 from streams.sla import NOT_ON_SITE, sla_risk_cleared
 from streams.timers import keep_running
 
@@ -49,5 +49,5 @@ async def check_sla(now_ms: int) -> None:
 @app.timer(interval=5.0)
 @keep_running
 async def watch_sla() -> None:
-    now = clock.now()
+    now = ctx.now()
     await retry_db(lambda: check_sla(now), what="sla", log=log)

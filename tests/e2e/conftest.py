@@ -146,21 +146,10 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
+def run_stack(**extra_env: str) -> Iterator[Stack]:
+    """A stack of our own (``fieldflow up --detach``), stopped and removed afterwards."""
     home = stack_home()
-    # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
-    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise);
-    # email to a dispatcher on duty goes to a port a test serves SMTP on when it needs to.
-    env = stack_env(home, FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
-                    FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]',
-                    FIELDFLOW_SMTP_HOST="127.0.0.1", FIELDFLOW_SMTP_PORT=str(free_port()),
-                    FIELDFLOW_NOTIFY_DISPATCHER_EMAILS=json.dumps([DISPATCHER_EMAIL]),
-                    # tests/e2e/test_hardening_scopes.py reaches the limit
-                    FIELDFLOW_CUSTOMER_OPEN_REQUESTS_MAX="5",
-                    # many tests try bad tokens on purpose from 127.0.0.1: a roomier
-                    # failed-lookup allowance than production's, so none of them meets 429
-                    FIELDFLOW_AUTH_FAILURES_BURST="100", FIELDFLOW_AUTH_FAILURES_PER_S="2")
+    env = stack_env(home, **extra_env)
     up = subprocess.run(
         [sys.executable, "-m", "stack.cli", "up", "--detach"],
         env=env,
@@ -195,3 +184,20 @@ def stack() -> Iterator[Stack]:
             timeout=120,
         )
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    # OwnTracks phones known to the bridge (tests/e2e/test_ingest.py)
+    # Webhook receivers of the tests listen on 127.0.0.2 (loopback is refused otherwise);
+    # email to a dispatcher on duty goes to a port a test serves SMTP on when it needs to.
+    yield from run_stack(
+        FIELDFLOW_OWNTRACKS_DEVICES=json.dumps({"jane/iphone": "ot-jane"}),
+        FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.2/32"]',
+        FIELDFLOW_SMTP_HOST="127.0.0.1", FIELDFLOW_SMTP_PORT=str(free_port()),
+        FIELDFLOW_NOTIFY_DISPATCHER_EMAILS=json.dumps([DISPATCHER_EMAIL]),
+        # tests/e2e/test_hardening_scopes.py reaches the limit
+        FIELDFLOW_CUSTOMER_OPEN_REQUESTS_MAX="5",
+        # many tests try bad tokens on purpose from 127.0.0.1: a roomier
+        # failed-lookup allowance than production's, so none of them meets 429
+        FIELDFLOW_AUTH_FAILURES_BURST="100", FIELDFLOW_AUTH_FAILURES_PER_S="2")

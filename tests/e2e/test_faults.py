@@ -131,7 +131,7 @@ def test_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(stack: St
     n = 1500
     # Device 0 overheats before the kill, device 1 after it (its order is made by the new worker).
     streams = [_readings(t0, n, hot=range(200, 210)), _readings(t0, n, hot=range(1100, 1110))]
-    old = _pid(stack, "worker")
+    old = _pid(stack, "worker-1")
     killed = threading.Event()
 
     def kill() -> None:
@@ -161,7 +161,7 @@ def test_worker_killed_mid_stream_loses_nothing_and_duplicates_nothing(stack: St
     for t in threads:
         t.join(60)
     assert killed.is_set()
-    new = _restarted(stack, "worker", old)
+    new = _restarted(stack, "worker-1", old)
     say(f"supervisor restarted the worker as pid {new}")
     for phone in phones:
         wait_until(lambda p=phone: p.acked() == n, timeout_s=30)
@@ -259,7 +259,7 @@ def test_postgres_unavailable_30s_workers_back_off_and_catch_up(stack: Stack) ->
     device = Phone(stack, "device-pg")
     t0, n = int(time.time() * 1000), 900
     payloads = _readings(t0, n)
-    worker = _pid(stack, "worker")
+    worker = _pid(stack, "worker-1")
     _publish_paced(device, f"fieldflow/devices/{dev}/telemetry", payloads[:300], 200)
     wait_until(lambda: _count(stack, "readings", "device_id", dev) == 300, timeout_s=60)
     pg = psutil.Process(_pid(stack, "postgres"))
@@ -285,7 +285,7 @@ def test_postgres_unavailable_30s_workers_back_off_and_catch_up(stack: Stack) ->
         wait_until(lambda: _count(stack, "readings", "device_id", dev) >= n, timeout_s=90)
     finally:
         stored = _count(stack, "readings", "device_id", dev)
-        status = _status(stack)["services"]["worker"]
+        status = _status(stack)["services"]["worker-1"]
         say(
             f"checked: published {n}, stored {stored} distinct readings; worker pid {worker} -> "
             f"{status['pid']} (restarts {status.get('restarts')})"

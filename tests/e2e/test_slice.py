@@ -17,9 +17,15 @@ def test_status_reports_every_service_running(stack: Stack) -> None:
     result = stack.cli("status", "--json")
     status = json.loads(result.stdout)
     assert status["running"] is True
-    core = ("postgres", "kafka", "mqtt", "bridge", "worker", "api")
+    core = ("postgres", "kafka", "mqtt", "bridge", "worker-1", "api")
     assert set(status["services"]) >= set(core)
     assert {status["services"][name]["state"] for name in core} == {"running"}
+    # every worker with its pid and partitions (one worker: all of them, once assigned)
+    everything = {"telemetry.positions": list(range(8)), "telemetry.readings": list(range(8))}
+    workers = wait_until(lambda: [w for w in json.loads(stack.cli("status", "--json").stdout)[
+        "workers"] if w["partitions"] == everything], timeout_s=60)
+    assert [(w["name"], w["pid"]) for w in workers] == [
+        ("worker-1", status["services"]["worker-1"]["pid"])]
     # one-shot jobs (first-start fault-model training) are running or done, never failed
     assert {s["state"] for n, s in status["services"].items() if n not in core} <= {
         "running", "done"}
@@ -92,7 +98,7 @@ def test_bad_positions_are_dead_lettered_and_valid_traffic_flows(stack: Stack) -
             timeout_s=60,
         )
     status = json.loads(stack.cli("status", "--json").stdout)
-    for name in ("bridge", "worker"):  # other tests may have killed them before: compare
+    for name in ("bridge", "worker-1"):  # other tests may have killed them before: compare
         assert status["services"][name]["restarts"] == before[name]["restarts"]
 
 

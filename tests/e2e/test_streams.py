@@ -119,7 +119,7 @@ def test_drive_through_is_stored_and_checks_no_one_in(stack: Stack) -> None:
 
 
 def _worker_pid(stack: Stack) -> int:
-    return int(json.loads(stack.cli("status", "--json").stdout)["services"]["worker"]["pid"])
+    return int(json.loads(stack.cli("status", "--json").stdout)["services"]["worker-1"]["pid"])
 
 
 def test_fault_burst_gives_one_alert_and_one_dispatched_order(stack: Stack) -> None:

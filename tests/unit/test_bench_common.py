@@ -18,7 +18,8 @@ from bench.common import (
     service_pids,
     write_outputs,
 )
-from bench.streams import Fleet, plan_load, profile_summary
+from bench.profiling import profile_summary
+from bench.streams import Fleet, plan_load
 from ingest.router import Router
 from models.codec import decode
 from models.messages import Position, Reading
@@ -78,13 +79,14 @@ def test_status_helpers() -> None:
     status = {
         "mqtt_url": "mqtt://127.0.0.1:11883",
         "services": {
-            "worker": {"pid": 12},
+            "worker-1": {"pid": 12},
+            "worker-2": {"pid": 14},
             "kafka": {"pid": 13, "external": True},
             "api": {"pid": None},
         },
     }
     assert mqtt_address(status) == ("127.0.0.1", 11883)
-    assert service_pids(status) == {"worker": 12}
+    assert service_pids(status) == {"worker-1": 12, "worker-2": 14}
 
 
 def test_sampler_measures_this_process() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -156,30 +155,28 @@ def test_snapshots_predict_every_cycle_like_windows_do(model_path: Path) -> None
     assert p.predict_snapshots([]) == []
 
 
-def _wait_loaded(preds: Any) -> Any:
+def _wait_loaded(loader: Any) -> Any:
     for _ in range(400):
-        if not preds._loading.locked():
+        if not loader._loading.locked():
             break
         time.sleep(0.025)
-    return preds.predictor()
+    return loader.get()
 
 
 def test_stream_loads_the_model_in_the_background_and_retries_a_bad_file(
-        model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams import predictions as preds
+        model_path: Path, tmp_path: Path) -> None:
+    from streams.model_loader import ModelLoader
 
-    monkeypatch.setattr(preds, "_predictor", None)
-    monkeypatch.setattr(preds, "_retry_at", 0.0)
     target = tmp_path / "model.joblib"
-    monkeypatch.setattr(preds, "_s", SimpleNamespace(resolved_fault_model_path=target))
-    assert preds.predictor() is None  # no file yet: predictions wait for it
+    loader = ModelLoader(target)
+    assert loader.get() is None  # no file yet: predictions wait for it
     target.write_bytes(b"not a model")
-    assert preds.predictor() is None and _wait_loaded(preds) is None  # bad file: retry later
-    assert preds._retry_at > 0
+    assert loader.get() is None and _wait_loaded(loader) is None  # bad file: retry later
+    assert loader.retry_at > 0
     target.write_bytes(model_path.read_bytes())
-    monkeypatch.setattr(preds, "_retry_at", 0.0)
-    assert preds.predictor() is None  # the load runs in a thread, not in the caller
-    assert isinstance(_wait_loaded(preds), FaultPredictor)
+    loader.retry_at = 0.0
+    assert loader.get() is None  # the load runs in a thread, not in the caller
+    assert isinstance(_wait_loaded(loader), FaultPredictor)
 
 
 def test_readings_before_the_model_is_loaded_are_replayed_not_lost(
@@ -188,12 +185,13 @@ def test_readings_before_the_model_is_loaded_are_replayed_not_lost(
 
     from models.messages import Reading
     from streams import predictions as preds
+    from streams.context import ctx
+    from streams.state import ReadingsState
 
     seen: list[int] = []
-    monkeypatch.setattr(preds, "_windows", {})
-    monkeypatch.setattr(preds, "_pending", {})
-    monkeypatch.setattr(preds, "registry", {"d1": {"fault_model": "cmapss_fd001"}})
-    monkeypatch.setattr(preds.alerts, "process_prediction",
+    state = ReadingsState.new(ctx.settings, 0)  # one partition's state
+    monkeypatch.setattr(ctx.caches, "registry", {"d1": {"fault_model": "cmapss_fd001"}})
+    monkeypatch.setattr(state.alerts, "process_prediction",
                         lambda _d, ts, _p, **_kw: seen.append(ts) or [])
 
     async def no_db(fn: Any, **_kw: Any) -> None:
@@ -205,14 +203,14 @@ def test_readings_before_the_model_is_loaded_are_replayed_not_lost(
                 for i, (_c, m) in enumerate(unit_readings(test, 2)) for d in ("d1", "other")]
     half = len(readings) // 2
     monkeypatch.setattr(preds, "predictor", lambda: None)  # still training / loading
-    asyncio.run(preds.predict_failures(readings[:half]))
-    assert seen == [] and set(preds._pending) == {"d1"}  # unwatched devices are not kept
+    asyncio.run(preds.predict_failures(state, readings[:half]))
+    assert seen == [] and set(state.pending) == {"d1"}  # unwatched devices are not kept
     model = FaultPredictor.load(model_path)
     monkeypatch.setattr(preds, "predictor", lambda: model)
-    assert preds.has_pending()
-    asyncio.run(preds.predict_failures([]))  # the flush timer: no reading needs to follow
-    assert seen and not preds.has_pending()
-    asyncio.run(preds.predict_failures(readings[half:]))
+    assert state.pending
+    asyncio.run(preds.predict_failures(state, []))  # the tick: no reading needs to follow
+    assert seen and not state.pending
+    asyncio.run(preds.predict_failures(state, readings[half:]))
     d1 = [r.ts for r in readings if r.device_id == "d1"]
-    assert preds._pending == {} and seen == d1[len(d1) - len(seen):]
+    assert state.pending == {} and seen == d1[len(d1) - len(seen):]
     assert seen[0] < readings[half].ts  # predictions for readings from before the model

@@ -1,0 +1,89 @@
+"""The shared shape of the telemetry consumers (positions, readings): decode each
+partition's records once, persist the whole batch, then per partition check the records'
+times against its watermark (flagging the skewed ones) and run the stages on its state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from models.timeutil import now_ms
+from store.db import retry_db
+from store.snapshots import flag_clock_skew
+from streams.context import ctx
+from streams.deadletter import decode_or_dead_letter, guarded
+from streams.partitioned import Batch
+from streams.watermark import PartitionStates, Watermark
+
+log = logging.getLogger("fieldflow.streams.telemetry")
+
+
+class HasWatermark(Protocol):
+    watermark: Watermark
+
+
+M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", bound=HasWatermark)
+
+
+async def observe_times(topic: str, partition: int, wm: Watermark, batch: Sequence[M], *,
+                        key: Callable[[M], str], wall_ms: int) -> None:
+    """Move the partition's watermark over ``batch``; flag the records too far ahead."""
+    skewed: list[tuple[str, int, int, int | None]] = []
+    for item in sorted(batch, key=lambda m: m.ts):  # type: ignore[attr-defined]
+        ts: int = item.ts  # type: ignore[attr-defined]
+        if not wm.observe(ts, wall_ms, reference=ctx.now()):
+            skewed.append((key(item), ts, partition, wm.value))
+    if not skewed:
+        return
+    for k, ts, _, mark in skewed[:3]:
+        log.warning("%s[%d]: %s's time %d is %.0fs ahead of the partition's watermark: stored"
+                    " and flagged (clock_skew), time not moved", topic, partition, k, ts,
+                    (ts - (mark or wall_ms)) / 1000)
+
+    async def flag() -> None:
+        pool = await ctx.db_pool()
+        async with pool.connection() as conn:
+            await flag_clock_skew(conn, topic, skewed)
+
+    await retry_db(flag, what="flag clock skew", log=log)
+
+
+async def process_partitioned(
+    model: type[M], topic: str, batch: Batch, states: PartitionStates[S], *,
+    persist: Callable[[list[M]], Awaitable[None]],
+    stages: Sequence[Callable[[S, list[M]], Awaitable[None]]],
+    key: Callable[[M], str],
+) -> None:
+    wall = now_ms()
+    decoded = {part: await decode_or_dead_letter(model, topic, [r.value() for r in records])
+               for part, records in batch.items()}
+    await guarded(persist, [m for ms in decoded.values() for m in ms], topic)
+    for part, items in decoded.items():
+        if not items or part not in states.owned:
+            continue
+        state = states.get(part)
+        await observe_times(topic, part, state.watermark, items, key=key, wall_ms=wall)
+        for stage in stages:
+            await guarded(partial(stage, state), items, topic)
+
+
+async def each_partition(states: PartitionStates[S], what: str,
+                         sweep: Callable[[S, int], Awaitable[None]]) -> None:
+    """A timer step over every owned partition: its watermark advances if it is idle
+    (:meth:`Watermark.tick`), then ``sweep`` runs on it; one failing never stops the others."""
+    wall = now_ms()
+    reference = ctx.flowing_time(wall)
+    for part, state in states.items():
+        now = state.watermark.tick(wall, reference)
+        if now is None:
+            continue
+        try:
+            await sweep(state, now)
+        except Exception:
+            log.exception("%s on partition %d failed; it runs again at the next tick", what,
+                          part)
