@@ -40,7 +40,7 @@ def say(what: str) -> None:
 class Receiver:
     """A webhook receiver: a local HTTP server recording every POST (event id, body)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.got: list[tuple[str, dict[str, Any]]] = []
         got = self.got
 
@@ -54,14 +54,15 @@ class Receiver:
             def log_message(self, *_args: Any) -> None:
                 return
 
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = port or free_port()
+        # 127.0.0.2: the fixture's FIELDFLOW_WEBHOOK_ALLOWED_NETWORKS (loopback is refused)
+        self.server = ThreadingHTTPServer(("127.0.0.2", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"http://127.0.0.2:{self.port}/hook"
 
     def close(self) -> None:
         self.server.shutdown()
@@ -138,6 +139,52 @@ def test_kafka_stopped_30s_every_event_reaches_the_topic_and_webhooks_once(
     assert sorted(Counter(a for _, a in audit).items()) == [("create", 4), ("transition", 8)]
     # Every webhook body carries the event id it was posted with.
     assert all(body["id"] == e for e, body in hook.got)
+
+
+@pytest.mark.faults
+def test_a_webhook_down_across_an_api_restart_is_delivered_once_when_it_comes_up(
+        stack: Stack) -> None:
+    """The delivery is a row: the receiver is down, the API (whose relay sends it) is killed
+    and restarted by the supervisor, then the receiver comes up and gets it exactly once."""
+    port = free_port()
+    url = f"http://127.0.0.2:{port}/hook"
+    with stack.api() as api:
+        hook_id = ok(api.post("/api/v1/webhooks",
+                              json={"url": url, "event_types": ["workorder"]}), 201)["id"]
+        order = make_order(api, make_world(stack, engineers=1))["id"]
+    [event_id] = _event_ids(stack, [order])
+
+    def attempts() -> int:
+        rows = query(stack.database_url, "SELECT attempt FROM webhook_deliveries"
+                     " WHERE webhook_id = %s", (hook_id,))
+        return int(rows[0][0]) if rows else 0
+
+    wait_until(attempts, timeout_s=30)  # the first try met a closed port
+    old = _pid(stack, "api")
+    psutil.Process(old).send_signal(signal.SIGKILL)
+    say(f"injected: kill -9 of the API (pid {old}) with the webhook's receiver down")
+    wait_until(lambda: _pid(stack, "api") not in (0, old), timeout_s=90, interval=0.3)
+
+    def api_up() -> bool:
+        try:
+            return httpx.get(f"{stack.api_url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(api_up, timeout_s=60, interval=0.3)
+    hook = Receiver(port)
+    say("receiver up")
+    try:
+        wait_until(lambda: hook.got, timeout_s=120)
+        time.sleep(3)  # a second copy would come now
+        got = [e for e, body in hook.got if body["data"]["work_order_id"] == order]
+    finally:
+        hook.close()
+    with stack.api() as api:
+        [delivery] = ok(api.get(f"/api/v1/webhooks/{hook_id}/deliveries"))["items"]
+    say(f"checked: delivered after {delivery['attempt']} attempts: {got}")
+    assert got == [event_id]
+    assert delivery["state"] == "delivered" and delivery["attempt"] >= 2
 
 
 def test_a_rolled_back_preemption_sends_nothing(stack: Stack) -> None:
