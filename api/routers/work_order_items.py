@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field, field_validator
 from api.access import order_for
 from api.auth import Reader, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit_of
-from api.routers.work_orders import MAX_TS_FUTURE_MS, MAX_TS_PAST_MS, WorkOrderOut
-from api.schemas import Body, Ident, Name, Text
-from models.timeutil import now_ms, parse_ts_ms
+from api.routers.work_orders import WorkOrderOut
+from api.schemas import Body, Ident, Name, Text, client_event_time
 from services.checklists import checklist, save_answers
 from services.order_events import Conflict
 from services.order_items import issue_tracking_token
@@ -52,12 +51,7 @@ class PartUseIn(Body):
     @field_validator("ts")
     @classmethod
     def _event_time(cls, value: int | str | None) -> int | None:
-        if value is None:
-            return None
-        ts = parse_ts_ms(value)
-        if not now_ms() - MAX_TS_PAST_MS <= ts <= now_ms() + MAX_TS_FUTURE_MS:
-            raise ValueError("ts must be within 7 days before and 1 day after now")
-        return ts
+        return client_event_time(value)
 
 
 class PartUseOut(BaseModel):

@@ -12,9 +12,8 @@ from api.access import order_for, order_scope
 from api.auth import Reader, Requester, Staff, StaffOrEngineer
 from api.deps import ConnDep, PublisherDep, audit_of
 from api.listing import Page, PagingDep, TimeRangeDep
-from api.schemas import Body, Ident, Name, Skill, Text
+from api.schemas import Body, Ident, Name, Skill, Text, client_event_time
 from api.scopes import arrival, check_customer_scope, check_requester
-from models.timeutil import now_ms, parse_ts_ms
 from models.workorder import Priority, Status
 from services.transitions import transition_order
 from services.workorders import NewOrder, create_order, update_order
@@ -88,8 +87,6 @@ class WorkOrderPatch(Body):
         return self
 
 
-MAX_TS_PAST_MS = 7 * 86_400_000
-MAX_TS_FUTURE_MS = 86_400_000
 
 
 class TransitionIn(Body):
@@ -108,13 +105,7 @@ class TransitionIn(Body):
     @field_validator("ts")
     @classmethod
     def _event_time(cls, value: int | str | None) -> int | None:
-        if value is None:
-            return None
-        ts = parse_ts_ms(value)
-        now = now_ms()
-        if not now - MAX_TS_PAST_MS <= ts <= now + MAX_TS_FUTURE_MS:
-            raise ValueError("ts must be within 7 days before and 1 day after now")
-        return ts
+        return client_event_time(value)
 
 
 class WorkOrderOut(BaseModel):
