@@ -11,11 +11,12 @@ never look at it. The rules:
   watermark yet) measures ahead against ``reference`` (the wall clock, or the worker's
   newest partition time when that is later);
 - when the partition has been idle (no record) for ``idle_ms`` of wall time, the
-  watermark keeps moving: to the newest watermark of the worker's partitions where records
-  still flow; when none flows, to the wall clock when the stream was tracking it (live,
-  within ``max_ahead_ms`` of it), else at the rate event time ran against wall time while
-  records flowed (an accelerated simulator) for at most ``max_ahead_ms`` past the last
-  record. So a fleet that goes silent still goes offline, and a simulator that stopped
+  watermark keeps moving: to the wall clock when the stream was tracking it (live, within
+  ``max_ahead_ms`` of it: a simulator running hours ahead on the worker's other partitions
+  does not drag a live partition with it); else to the newest watermark of the worker's
+  partitions where records still flow; when none flows, at the rate event time ran against
+  wall time while records flowed (an accelerated simulator) for at most ``max_ahead_ms``
+  past the last record. So a fleet that goes silent still goes offline, and a simulator that stopped
   does not drag time on for ever;
 - a restored watermark starts its idle wall-clock anchor at the restore: time while no
   one owned the partition is not credited (its records are replayed instead).
@@ -75,16 +76,16 @@ class Watermark:
     def tick(self, wall_ms: int, reference: int | None = None) -> int | None:
         """Advance an idle partition's watermark; the watermark after.
 
-        ``reference`` is the newest watermark of the worker's partitions where records
-        still flow: an idle partition follows it. Without one, a live stream follows the
-        wall clock, an accelerated one its measured rate, for at most ``max_ahead_ms``
-        past its last record (a simulator that stopped does not run on for ever)."""
+        A live stream follows the wall clock. Otherwise ``reference``, the newest watermark
+        of the worker's partitions where records still flow, is followed; without one, an
+        accelerated stream runs on at its measured rate, for at most ``max_ahead_ms`` past
+        its last record (a simulator that stopped does not run on for ever)."""
         if self.value is None or not self.idle(wall_ms):
             return self.value
-        if reference is not None:
+        if abs(self.value - wall_ms) <= self.max_ahead_ms:
+            self.value = max(self.value, wall_ms)  # live: the wall clock, whatever others do
+        elif reference is not None:
             self.value = max(self.value, reference)
-        elif abs(self.value - wall_ms) <= self.max_ahead_ms:
-            self.value = max(self.value, wall_ms)
         else:
             gained = int((wall_ms - self.last_record_wall) * self.rate)
             limit = max(self.value, self.last_record_value + self.max_ahead_ms)

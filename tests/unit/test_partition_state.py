@@ -93,6 +93,16 @@ def test_idle_partition_follows_the_partitions_where_records_flow() -> None:
     assert wm.tick(T0 + 6_000, reference=T0 + DAY + 500_000) == T0 + DAY + 500_000
 
 
+def test_a_simulator_hours_ahead_elsewhere_does_not_drag_an_idle_live_partition() -> None:
+    """A live device's partition goes idle while the worker's other partitions carry an
+    accelerated simulator hours ahead: the live one keeps to the wall clock (else its
+    devices would all go offline at once)."""
+    wm = Watermark(AHEAD, idle_ms=5_000)
+    wm.observe(T0 + 290_000, T0, reference=T0)  # a burst a few minutes ahead, then silence
+    assert wm.tick(T0 + 60_000, reference=T0 + 3 * 3600_000) == T0 + 290_000
+    assert wm.tick(T0 + 400_000, reference=T0 + 3 * 3600_000) == T0 + 400_000
+
+
 def test_skewed_records_do_not_keep_a_partition_from_idling() -> None:
     """A partition where only the bad clock still reports still goes on in time."""
     wm = Watermark(AHEAD, idle_ms=5_000)
