@@ -10,18 +10,16 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from models.geo import haversine_m
-from tests.e2e.conftest import REPO, Stack, wait_until
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
+from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_api_world import make_order, make_world, move, ok
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 SITE = (52.0907, 5.1214)  # Utrecht
 START = (52.0700, 5.0900)  # ~3.3 km south-west of the site
@@ -36,12 +34,8 @@ pytestmark = [
 def phone() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(p)
         try:
             context = browser.new_context(
                 viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 from tests.e2e.conftest import REPO, Stack, stack_env, stack_home, wait_until
 from tests.e2e.test_api_world import make_order, make_world, ok, uid
-from tests.e2e.test_browser_dashboard import ARTIFACTS, CHROMIUM
 from tests.e2e.tileserver import TileServer
 
 pytestmark = [
@@ -63,12 +63,8 @@ def console_stack(tiles: TileServer) -> Iterator[Stack]:
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        b = launch(p)
         try:
             yield b
         finally:

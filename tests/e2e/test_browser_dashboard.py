@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, Stack
+from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
+from tests.e2e.conftest import Stack
 from tests.e2e.test_api_world import make_order, make_world, move, ok
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO / "test-artifacts"
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,
@@ -25,12 +23,8 @@ pytestmark = [
 def page() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(p)
         try:
             yield browser.new_page(viewport={"width": 1440, "height": 960})
         finally:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg.types.json import Jsonb
 
+from tests.e2e.browser import CHROMIUM
 from tests.e2e.conftest import Stack
 from tests.e2e.seed import query, seed_site
-from tests.e2e.test_browser_dashboard import CHROMIUM, page  # noqa: F401 - the fixture
+from tests.e2e.test_browser_dashboard import page  # noqa: F401 - the fixture
 
 pytestmark = [
     pytest.mark.e2e,
