@@ -1,10 +1,13 @@
-"""Dispatch benchmark: Solomon VRPTW vs best-known (DIMACS) and PyVRP, and the latency
-of real-time assignment for 50/200/1,000 engineers.
+"""Dispatch benchmark: Solomon VRPTW, our own route search (SISR, ``dispatch/sisr.py``)
+vs the DIMACS best-known, PyVRP and OR-Tools' routing library on the same budget, and
+the latency of real-time assignment for 50/200/1,000 engineers.
 
-Run: ``python -m bench.dispatch --instances C101,R101 --time-limit 30`` (or
-``fieldflow bench dispatch ...``). Prints a table and a one-line summary, and saves
-JSON + a PNG bar plot of gaps under ``--out-dir``. PyVRP comes with the ``dev``
-extra (``make test`` installs it); without it those columns are null.
+Run: ``fieldflow bench dispatch --time-limit 30`` (or ``python -m bench.dispatch``).
+Prints a per-instance table and a per-class table (C1, C2, R1, R2, RC1, RC2), and saves
+JSON + a PNG bar plot of gaps under ``--out-dir``. ``--disable OP[,OP]`` switches
+operators of our search off (what each contributes); ``--baselines-from JSON`` reuses
+PyVRP/OR-Tools distances from an earlier record. PyVRP comes with the ``dev`` extra;
+without it (and without a record) its columns are null.
 """
 
 from __future__ import annotations
@@ -12,76 +15,67 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from bench.dispatch_baselines import load_baselines, ortools_distance, pyvrp_distance
+from dispatch import sisr
 from dispatch.assign import rank_candidates
-from dispatch.core import SearchConfig
-from dispatch.solomon import (
-    MANDATORY_VISITS_OPERATORS_OFF,
-    SCALE,
-    SOLOMON_SEARCH,
-    SolomonInstance,
-    load,
-    solve_instance,
-    validate,
-)
+from dispatch.solomon import load, solve_instance, validate
 from dispatch.synthetic import make_city
 from models.travel import TravelModel
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "solomon"
+CLASSES = ("C1", "C2", "R1", "R2", "RC1", "RC2")
 
 
-def pyvrp_distance(inst: SolomonInstance, time_limit_s: float) -> float | None:
-    """PyVRP's best distance on the same DIMACS-truncated matrix, or None if absent."""
-    try:
-        from pyvrp import Model
-        from pyvrp.stop import MaxRuntime
-    except ImportError:
-        return None
-    m = Model()
-    cs = inst.customers
-    locs = [m.add_location(c.x, c.y) for c in cs]
-    depot = m.add_depot(locs[0], tw_early=cs[0].ready * SCALE, tw_late=cs[0].due * SCALE)
-    m.add_vehicle_type(num_available=inst.vehicles, capacity=inst.capacity, start_depot=depot,
-                       end_depot=depot, tw_early=cs[0].ready * SCALE, tw_late=cs[0].due * SCALE)
-    for c, loc in zip(cs[1:], locs[1:], strict=True):
-        m.add_client(loc, delivery=c.demand, service_duration=c.service * SCALE,
-                     tw_early=c.ready * SCALE, tw_late=c.due * SCALE)
-    dist = inst.distance_matrix()
-    for i, a in enumerate(locs):
-        for j, b in enumerate(locs):
-            m.add_edge(a, b, distance=dist[i][j], duration=dist[i][j])
-    res = m.solve(stop=MaxRuntime(time_limit_s), display=False)
-    if not res.is_feasible():
-        return None
-    return float(res.best.distance()) / SCALE
+def _gap(d: float | None, best: float | None) -> float | None:
+    return None if d is None or best is None else round(100 * (d / best - 1), 2)
 
 
-def run_instance(path: Path, bks: dict[str, float], time_limit: float,
-                 use_pyvrp: bool, search: SearchConfig = SOLOMON_SEARCH) -> dict[str, Any]:
+def run_instance(path: Path, bks: dict[str, float], time_limit: float, cfg: sisr.SisrConfig,
+                 use_pyvrp: bool, use_ortools: bool,
+                 recorded: dict[str, float]) -> dict[str, Any]:
+    """Solve one instance with our search (validated), then the comparisons that are not
+    taken from ``recorded``."""
     inst = load(path)
-    sol = solve_instance(inst, time_limit_s=time_limit, search=search)
+    sol = solve_instance(inst, time_limit_s=time_limit, config=cfg)
     errors = validate(inst, sol.routes)
     if errors:
         raise RuntimeError(f"{inst.name}: invalid solution: {errors[:3]}")
     best = bks.get(inst.name)
-    pv = pyvrp_distance(inst, time_limit) if use_pyvrp else None
+    pv = recorded.get("pyvrp")
+    if pv is None and use_pyvrp:
+        pv = pyvrp_distance(inst, time_limit)
+    ort = recorded.get("ortools")
+    if ort is None and use_ortools:
+        ort = ortools_distance(inst, time_limit)
     return {
         "name": inst.name,
         "distance": round(sol.distance, 1),
         "vehicles": sol.vehicles,
+        "iterations": sol.iterations,
         "bks_distance": best,
-        "gap_pct": None if best is None else round(100 * (sol.distance / best - 1), 2),
+        "gap_pct": _gap(sol.distance, best),
         "pyvrp_distance": pv,
+        "pyvrp_gap_pct": _gap(pv, best),
+        "ortools_distance": ort,
+        "ortools_gap_pct": _gap(ort, best),
         "ratio_to_pyvrp": None if pv is None else round(sol.distance / pv, 4),
+        "baselines_recorded": sorted(recorded),
     }
+
+
+def _warm_up() -> None:
+    """Load (or compile) the numba kernel before any clock starts."""
+    sisr.warm_up()
 
 
 def time_assignment(sizes: tuple[int, ...] = (50, 200, 1000), orders: int = 40,
@@ -123,36 +117,78 @@ def _mean(values: list[float | None]) -> float | None:
     return round(statistics.fmean(vals), 4) if vals else None
 
 
+def _max(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return max(vals) if vals else None
+
+
+def per_class(rows: list[dict[str, Any]], groups: dict[str, str]) -> list[dict[str, Any]]:
+    """Mean (and our worst) gap per Solomon class, then over all instances."""
+    out = []
+    for cls in (*CLASSES, "all"):
+        rs = [r for r in rows if cls == "all" or groups.get(r["name"]) == cls]
+        if not rs:
+            continue
+        out.append({
+            "class": cls, "instances": len(rs),
+            "mean_gap_pct": _mean([r["gap_pct"] for r in rs]),
+            "worst_gap_pct": _max([r["gap_pct"] for r in rs]),
+            "pyvrp_mean_gap_pct": _mean([r["pyvrp_gap_pct"] for r in rs]),
+            "ortools_mean_gap_pct": _mean([r["ortools_gap_pct"] for r in rs]),
+            "pyvrp_instances": sum(r["pyvrp_gap_pct"] is not None for r in rs),
+            "ortools_instances": sum(r["ortools_gap_pct"] is not None for r in rs),
+        })
+    return out
+
+
+def _fmt(v: float | None, spec: str = "6.2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_tables(rows: list[dict[str, Any]], classes: list[dict[str, Any]]) -> None:
+    print(f"{'instance':9} {'dist':>8} {'veh':>4} {'bks':>8} {'gap%':>6} {'pyvrp%':>7} "
+          f"{'ortools%':>8} {'iters':>9}")
+    for r in rows:
+        print(f"{r['name']:9} {r['distance']:8.1f} {r['vehicles']:4d} {r['bks_distance']:8.1f} "
+              f"{_fmt(r['gap_pct'])} {_fmt(r['pyvrp_gap_pct'], '7.2f')} "
+              f"{_fmt(r['ortools_gap_pct'], '8.2f')} {r['iterations']:9d}")
+    print(f"\n{'class':5} {'n':>3} {'ours gap%':>9} {'worst%':>7} {'PyVRP gap%':>10} "
+          f"{'OR-Tools gap%':>13}")
+    for c in classes:
+        print(f"{c['class']:5} {c['instances']:3d} {_fmt(c['mean_gap_pct'], '9.2f')} "
+              f"{_fmt(c['worst_gap_pct'], '7.2f')} {_fmt(c['pyvrp_mean_gap_pct'], '10.2f')} "
+              f"{_fmt(c['ortools_mean_gap_pct'], '13.2f')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="fieldflow bench dispatch", description=__doc__)
     ap.add_argument("--instances", help="comma-separated names (default: all in the folder)")
     ap.add_argument("--time-limit", type=float, default=30.0, help="seconds per instance")
     ap.add_argument("--json", type=Path, help="also write the JSON result here")
+    ap.add_argument("--disable", default="",
+                    help=f"operators of our search to switch off, comma-separated "
+                         f"({', '.join(sisr.OPERATORS)})")
+    ap.add_argument("--seed", type=int, default=sisr.SisrConfig.seed)
     ap.add_argument("--no-pyvrp", action="store_true", help="skip the PyVRP comparison")
+    ap.add_argument("--no-ortools", action="store_true",
+                    help="skip the OR-Tools routing comparison")
+    ap.add_argument("--baselines-from", type=Path, action="append", default=[],
+                    help="reuse PyVRP/OR-Tools distances from an earlier --json record of "
+                         "the same time limit (repeatable; instances it lacks are run)")
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out-dir", type=Path, default=Path(".fieldflow/bench"))
     ap.add_argument("--skip-assign", action="store_true", help="skip assignment timings")
     ap.add_argument("--jobs", type=int, default=1,
                     help="instances solved side by side, one process each (each solver is "
                          "single-threaded: keep jobs <= idle cores so each gets a whole core)")
-    ap.add_argument("--gls-lambda", type=float, default=SearchConfig.gls_lambda,
-                    help="guided local search penalty coefficient (to compare tunings)")
-    ap.add_argument("--then-lambdas", default=",".join(map(str, SearchConfig.then_lambdas)),
-                    help="penalty weights the search continues with from its best solution, "
-                         "comma-separated ('' for one search over the whole time limit)")
-    ap.add_argument("--bandit", action="store_true",
-                    help="pick local-search operators by a multi-armed bandit instead of in a "
-                         "fixed order (to compare tunings)")
-    ap.add_argument("--operators-off", default=",".join(MANDATORY_VISITS_OPERATORS_OFF),
-                    help="local-search operators to switch off, comma-separated (OR-Tools "
-                         "names without use_; default: those only useful for optional visits "
-                         "and the insertion LNS ones; '' for OR-Tools' full set)")
     args = ap.parse_args(argv)
-    search = SearchConfig(gls_lambda=args.gls_lambda, bandit=args.bandit,
-                          operators_off=tuple(x.strip() for x in args.operators_off.split(",")
-                                              if x.strip()),
-                          then_lambdas=tuple(float(x) for x in args.then_lambdas.split(",")
-                                             if x.strip()))
+    disabled = frozenset(x.strip() for x in args.disable.split(",") if x.strip())
+    try:
+        cfg = sisr.SisrConfig(seed=args.seed, disabled=disabled)
+        cfg.flags()
+    except ValueError as exc:
+        print(f"--disable: {exc}")
+        return 2
 
     inst_dir = args.data_dir / "instances"
     if args.instances:
@@ -164,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown instances: {', '.join(p.stem for p in missing)} (in {inst_dir})")
         return 2
     with (args.data_dir / "bks.csv").open() as fh:
-        bks = {r["instance"]: float(r["dimacs_bks_distance"]) for r in csv.DictReader(fh)}
+        table = list(csv.DictReader(fh))
+    bks = {r["instance"]: float(r["dimacs_bks_distance"]) for r in table}
+    groups = {r["instance"]: r["group"] for r in table}
+    recorded = load_baselines(args.baselines_from, args.time_limit)
     use_pyvrp = not args.no_pyvrp
     if use_pyvrp:
         try:
@@ -173,31 +212,35 @@ def main(argv: list[str] | None = None) -> int:
             print("note: PyVRP is not installed (pip install pyvrp); its columns are null")
             use_pyvrp = False
 
+    load_before = os.getloadavg()
+    jobs = [(p, bks, args.time_limit, cfg, use_pyvrp, not args.no_ortools,
+             recorded.get(p.stem, {})) for p in paths]
     if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_instance, p, bks, args.time_limit, use_pyvrp, search)
-                       for p in paths]
-            for _ in tqdm(as_completed(futures), total=len(futures), desc="solomon",
-                          unit="inst"):
-                pass
-            rows = [f.result() for f in futures]
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"),
+                                 initializer=_warm_up) as pool:
+            futures = [pool.submit(run_instance, *j) for j in jobs]
+            rows = [f.result() for f in tqdm(futures, desc="solomon", unit="inst")]
     else:
-        rows = [run_instance(p, bks, args.time_limit, use_pyvrp, search)
-                for p in tqdm(paths, desc="solomon", unit="inst")]
-    print(f"{'instance':9} {'dist':>8} {'veh':>4} {'bks':>8} {'gap%':>6} {'pyvrp':>8} "
-          f"{'ours/pyvrp':>10}")
-    for r in rows:
-        pv = "-" if r["pyvrp_distance"] is None else f"{r['pyvrp_distance']:.1f}"
-        ratio = "-" if r["ratio_to_pyvrp"] is None else f"{r['ratio_to_pyvrp']:.4f}"
-        print(f"{r['name']:9} {r['distance']:8.1f} {r['vehicles']:4d} {r['bks_distance']:8.1f} "
-              f"{r['gap_pct']:6.2f} {pv:>8} {ratio:>10}")
+        _warm_up()
+        rows = [run_instance(*j) for j in tqdm(jobs, desc="solomon", unit="inst")]
+    load_after = os.getloadavg()
+    classes = per_class(rows, groups)
+    print_tables(rows, classes)
     result: dict[str, Any] = {
         "time_limit_s": args.time_limit,
-        "search": {"gls_lambda": search.gls_lambda, "then_lambdas": search.then_lambdas,
-                   "bandit": search.bandit, "operators_off": search.operators_off},
+        "solver": "sisr",
+        "search": {"seed": cfg.seed, "disabled": sorted(cfg.disabled),
+                   "avg_removed": cfg.avg_removed, "max_string": cfg.max_string,
+                   "blink_rate": cfg.blink_rate, "t_start": cfg.t_start, "t_end": cfg.t_end},
         "jobs": args.jobs,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+        "baselines_from": [str(p) for p in args.baselines_from],
         "instances": rows,
+        "classes": classes,
         "mean_gap_pct": _mean([r["gap_pct"] for r in rows]),
+        "pyvrp_mean_gap_pct": _mean([r["pyvrp_gap_pct"] for r in rows]),
+        "ortools_mean_gap_pct": _mean([r["ortools_gap_pct"] for r in rows]),
         "mean_ratio_to_pyvrp": _mean([r["ratio_to_pyvrp"] for r in rows]),
     }
     if not args.skip_assign:
@@ -212,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text)
-    print(f"summary: {len(rows)} instances at {args.time_limit:g} s, mean gap "
-          f"{result['mean_gap_pct']}% to DIMACS BKS, mean ours/PyVRP "
-          f"{result['mean_ratio_to_pyvrp']} (saved under {args.out_dir})")
+    off = ",".join(sorted(cfg.disabled)) or "none"
+    print(f"summary: {len(rows)} instances at {args.time_limit:g} s, operators off: {off}, "
+          f"mean gap {result['mean_gap_pct']}% to DIMACS BKS (PyVRP "
+          f"{result['pyvrp_mean_gap_pct']}%, OR-Tools {result['ortools_mean_gap_pct']}%), "
+          f"load average {load_before[0]:.2f} -> {load_after[0]:.2f} "
+          f"(saved under {args.out_dir})")
     return 0
 
 

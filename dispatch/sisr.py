@@ -190,3 +190,11 @@ def solve(p: VrptwArrays, cfg: SisrConfig = SisrConfig()) -> SisrResult:
 
 def route_cost(d: np.ndarray, routes: Sequence[Sequence[int]]) -> int:
     return int(sum(d[a, b] for r in routes for a, b in zip([0, *r], [*r, 0], strict=True)))
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernel on a two-customer problem."""
+    z = np.zeros(3, dtype=np.int64)
+    solve(VrptwArrays(dist=np.ones((3, 3), dtype=np.int64) - np.eye(3, dtype=np.int64),
+                      ready=z, due=z + 100, service=z, demand=z + 1, capacity=5, vehicles=2),
+          SisrConfig(time_limit_s=0.01))

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
+from dispatch import sisr
 from dispatch.core import CoreProblem, SearchConfig, solve
 
 SCALE = 10
@@ -59,6 +62,7 @@ class SolomonInstance:
 class SolomonSolution:
     routes: tuple[tuple[int, ...], ...]
     distance: float
+    iterations: int | None = None  # ruin-and-recreate iterations (our search only)
 
     @property
     def vehicles(self) -> int:
@@ -122,10 +126,33 @@ MANDATORY_VISITS_OPERATORS_OFF = (
 SOLOMON_SEARCH = SearchConfig(operators_off=MANDATORY_VISITS_OPERATORS_OFF)
 
 
+def to_arrays(inst: SolomonInstance) -> sisr.VrptwArrays:
+    """The instance for our own route search (``dispatch.sisr``), in tenths."""
+    cs = inst.customers
+    return sisr.VrptwArrays(
+        dist=np.array(inst.distance_matrix(), dtype=np.int64),
+        ready=np.array([c.ready * SCALE for c in cs], dtype=np.int64),
+        due=np.array([c.due * SCALE for c in cs], dtype=np.int64),
+        service=np.array([c.service * SCALE for c in cs], dtype=np.int64),
+        demand=np.array([c.demand for c in cs], dtype=np.int64),
+        capacity=inst.capacity, vehicles=inst.vehicles,
+    )
+
+
 def solve_instance(inst: SolomonInstance, time_limit_s: float = 30.0,
-                   search: SearchConfig = SOLOMON_SEARCH) -> SolomonSolution:
-    """Minimise total truncated distance with ``search`` for ``time_limit_s``; raises
-    ``RuntimeError`` if nothing feasible."""
+                   config: sisr.SisrConfig = sisr.SisrConfig()) -> SolomonSolution:
+    """Minimise total truncated distance with our SISR search for ``time_limit_s``;
+    raises ``RuntimeError`` if no feasible start is found within the fleet."""
+    res = sisr.solve(to_arrays(inst), replace(config, time_limit_s=time_limit_s))
+    routes = tuple(tuple(r) for r in res.routes)
+    return SolomonSolution(routes, route_distance(inst, routes), res.iterations)
+
+
+def solve_instance_ortools(inst: SolomonInstance, time_limit_s: float = 30.0,
+                           search: SearchConfig = SOLOMON_SEARCH) -> SolomonSolution:
+    """The same with OR-Tools' routing library (GLS, ``dispatch.core``), the previous
+    Solomon search, kept as the bench's comparison; raises ``RuntimeError`` if nothing
+    feasible."""
     cfg = replace(search, time_limit_s=time_limit_s)
     sol = solve(to_core(inst), cfg)
     if sol is None or sol.dropped:
