@@ -39,7 +39,7 @@ class SisrConfig:
     time_limit_s: float = 30.0
     seed: int = 1
     avg_removed: float = 10.0  # SISR's c-bar
-    max_string: float = 10.0  # SISR's L-max
+    max_string: float = 10.0  # SISR's ln-max
     blink_rate: float = 0.01
     t_start: float = 100.0  # annealing temperature, in the problem's cost units
     t_end: float = 1.0
@@ -66,52 +66,79 @@ class VrptwArrays:
 
 
 @njit(cache=True)
-def _iterate(iters, t0, t1, R, L, E, LT, LOAD, DIST, node_route, node_pos, BR, BL,
-             bestR, bestL, d, ready, due, svc, dem, cap, adj, cbar, lmax, blink, flags,
-             cur, best):
+def _iterate(
+        iters: int,
+        t0: float,
+        t1: float,
+        rt: np.ndarray,
+        ln: np.ndarray,
+        early: np.ndarray,
+        late: np.ndarray,
+        rload: np.ndarray,
+        rdist: np.ndarray,
+        node_route: np.ndarray,
+        node_pos: np.ndarray,
+        bak_rt: np.ndarray,
+        bak_ln: np.ndarray,
+        best_rt: np.ndarray,
+        best_ln: np.ndarray,
+        d: np.ndarray,
+        ready: np.ndarray,
+        due: np.ndarray,
+        svc: np.ndarray,
+        dem: np.ndarray,
+        cap: int,
+        adj: np.ndarray,
+        cbar: float,
+        lmax: float,
+        blink: float,
+        flags: np.ndarray,
+        cur: int,
+        best: int,
+) -> tuple[int, int, int]:
     """``iters`` ruin-and-recreate iterations, temperature t0 -> t1 geometrically;
     returns (current cost, best cost, accepted count)."""
-    K = R.shape[0]
+    nk = rt.shape[0]
     ncust = d.shape[0] - 1
-    saved = np.zeros(K, dtype=np.bool_)
-    touched = np.zeros(K, dtype=np.int64)
+    saved = np.zeros(nk, dtype=np.bool_)
+    touched = np.zeros(nk, dtype=np.int64)
     removed = np.zeros(ncust, dtype=np.int64)
     gone = np.zeros(ncust + 1, dtype=np.bool_)
     accepted = 0
     brate = blink if flags[kk.F_BLINK] == 1 else 0.0
     for it in range(iters):
         temp = t0 * (t1 / t0) ** (it / iters) if flags[kk.F_ANNEAL] == 1 else 0.0
-        k, nt = kk.ruin(R, L, node_route, node_pos, adj, BR, BL, saved, touched, 0,
+        k, nt = kk.ruin(rt, ln, node_route, node_pos, adj, bak_rt, bak_ln, saved, touched, 0,
                         removed, gone, cbar, lmax, flags)
         for i in range(nt):
-            kk.recompute(touched[i], R, L, E, LT, LOAD, DIST, node_route, node_pos,
+            kk.recompute(touched[i], rt, ln, early, late, rload, rdist, node_route, node_pos,
                          d, ready, due, svc, dem)
         ok = True
         for u in kk._order(removed, k, d, dem, flags[kk.F_SORT] == 1):
-            _, r, p = kk.best_insertion(u, R, L, E, LT, LOAD, d, ready, due, svc, dem,
+            _, r, p = kk.best_insertion(u, rt, ln, early, late, rload, d, ready, due, svc, dem,
                                         cap, brate)
             if r < 0:
                 ok = False
                 break
-            nt = kk._touch(r, R, L, BR, BL, saved, touched, nt)
-            kk.insert_at(u, r, p, R, L)
-            kk.recompute(r, R, L, E, LT, LOAD, DIST, node_route, node_pos,
+            nt = kk._touch(r, rt, ln, bak_rt, bak_ln, saved, touched, nt)
+            kk.insert_at(u, r, p, rt, ln)
+            kk.recompute(r, rt, ln, early, late, rload, rdist, node_route, node_pos,
                          d, ready, due, svc, dem)
-        new = DIST.sum()
+        new = rdist.sum()
         if ok and new <= cur - temp * math.log(np.random.random()):
             cur = new
             accepted += 1
             if cur < best:
                 best = cur
-                bestR[:, :] = R
-                bestL[:] = L
+                best_rt[:, :] = rt
+                best_ln[:] = ln
         else:
             for i in range(nt):
                 r = touched[i]
-                L[r] = BL[r]
-                for q in range(BL[r]):
-                    R[r, q] = BR[r, q]
-                kk.recompute(r, R, L, E, LT, LOAD, DIST, node_route, node_pos,
+                ln[r] = bak_ln[r]
+                for q in range(bak_ln[r]):
+                    rt[r, q] = bak_rt[r, q]
+                kk.recompute(r, rt, ln, early, late, rload, rdist, node_route, node_pos,
                              d, ready, due, svc, dem)
         for i in range(nt):
             saved[touched[i]] = False
@@ -121,16 +148,32 @@ def _iterate(iters, t0, t1, R, L, E, LT, LOAD, DIST, node_route, node_pos, BR, B
 
 
 @njit(cache=True)
-def _construct(R, L, E, LT, LOAD, DIST, node_route, node_pos, d, ready, due, svc, dem,
-               cap):
+def _construct(
+        rt: np.ndarray,
+        ln: np.ndarray,
+        early: np.ndarray,
+        late: np.ndarray,
+        rload: np.ndarray,
+        rdist: np.ndarray,
+        node_route: np.ndarray,
+        node_pos: np.ndarray,
+        d: np.ndarray,
+        ready: np.ndarray,
+        due: np.ndarray,
+        svc: np.ndarray,
+        dem: np.ndarray,
+        cap: int,
+) -> bool:
     """Cheapest insertion of every customer, farthest from the depot first."""
     order = np.argsort(-d[0, 1:]) + 1
     for u in order:
-        _, r, p = kk.best_insertion(u, R, L, E, LT, LOAD, d, ready, due, svc, dem, cap, 0.0)
+        _, r, p = kk.best_insertion(u, rt, ln, early, late, rload, d, ready, due, svc, dem,
+                                    cap, 0.0)
         if r < 0:
             return False
-        kk.insert_at(u, r, p, R, L)
-        kk.recompute(r, R, L, E, LT, LOAD, DIST, node_route, node_pos, d, ready, due, svc, dem)
+        kk.insert_at(u, r, p, rt, ln)
+        kk.recompute(r, rt, ln, early, late, rload, rdist, node_route, node_pos, d, ready,
+                     due, svc, dem)
     return True
 
 
@@ -141,32 +184,36 @@ class SisrResult:
     iterations: int
 
 
-def solve(p: VrptwArrays, cfg: SisrConfig = SisrConfig()) -> SisrResult:
+DEFAULT = SisrConfig()
+
+
+def solve(p: VrptwArrays, cfg: SisrConfig = DEFAULT) -> SisrResult:
     """Routes (depot excluded) minimising total ``dist``; raises ``RuntimeError`` when
     cheapest insertion finds no feasible start within the fleet."""
     d = np.ascontiguousarray(p.dist, dtype=np.int64)
     n = d.shape[0]
-    K = p.vehicles
+    nk = p.vehicles
     ready, due = p.ready.astype(np.int64), p.due.astype(np.int64)
     svc, dem = p.service.astype(np.int64), p.demand.astype(np.int64)
-    R = np.zeros((K, n), dtype=np.int64)
-    L = np.zeros(K, dtype=np.int64)
-    E = np.zeros((K, n + 2), dtype=np.int64)
-    LT = np.zeros((K, n + 2), dtype=np.int64)
-    LOAD = np.zeros(K, dtype=np.int64)
-    DIST = np.zeros(K, dtype=np.int64)
+    rt = np.zeros((nk, n), dtype=np.int64)
+    ln = np.zeros(nk, dtype=np.int64)
+    early = np.zeros((nk, n + 2), dtype=np.int64)
+    late = np.zeros((nk, n + 2), dtype=np.int64)
+    rload = np.zeros(nk, dtype=np.int64)
+    rdist = np.zeros(nk, dtype=np.int64)
     node_route = np.zeros(n, dtype=np.int64)
     node_pos = np.zeros(n, dtype=np.int64)
-    for r in range(K):
-        kk.recompute(r, R, L, E, LT, LOAD, DIST, node_route, node_pos, d, ready, due, svc, dem)
+    for r in range(nk):
+        kk.recompute(r, rt, ln, early, late, rload, rdist, node_route, node_pos, d, ready,
+                     due, svc, dem)
     kk.seed(cfg.seed)
-    if not _construct(R, L, E, LT, LOAD, DIST, node_route, node_pos, d, ready, due, svc,
+    if not _construct(rt, ln, early, late, rload, rdist, node_route, node_pos, d, ready, due, svc,
                       dem, p.capacity):
         raise RuntimeError("no feasible start by cheapest insertion within the fleet")
     adj = np.argsort(d + np.eye(n, dtype=np.int64) * -1, axis=1, kind="stable")
-    BR, BL = np.zeros_like(R), np.zeros_like(L)
-    bestR, bestL = R.copy(), L.copy()
-    cur = best = int(DIST.sum())
+    bak_rt, bak_ln = np.zeros_like(rt), np.zeros_like(ln)
+    best_rt, best_ln = rt.copy(), ln.copy()
+    cur = best = int(rdist.sum())
     flags = cfg.flags()
     t0 = time.perf_counter()
     block, done = 200, 0
@@ -176,15 +223,15 @@ def solve(p: VrptwArrays, cfg: SisrConfig = SisrConfig()) -> SisrResult:
             break
         t_a = cfg.t_start * (cfg.t_end / cfg.t_start) ** frac
         b0 = time.perf_counter()
-        cur, best, _ = _iterate(block, t_a, t_a, R, L, E, LT, LOAD, DIST, node_route,
-                                node_pos, BR, BL, bestR, bestL, d, ready, due, svc, dem,
+        cur, best, _ = _iterate(block, t_a, t_a, rt, ln, early, late, rload, rdist, node_route,
+                                node_pos, bak_rt, bak_ln, best_rt, best_ln, d, ready, due, svc, dem,
                                 p.capacity, adj, cfg.avg_removed, cfg.max_string,
                                 cfg.blink_rate, flags, cur, best)
         done += block
         spent = time.perf_counter() - b0
         # about 50 temperature steps per second of budget left
         block = max(50, min(200_000, int(block * 0.02 / max(spent, 1e-6))))
-    routes = [[int(c) for c in bestR[r, : bestL[r]]] for r in range(K) if bestL[r] > 0]
+    routes = [[int(c) for c in best_rt[r, : best_ln[r]]] for r in range(nk) if best_ln[r] > 0]
     return SisrResult(routes, best, int(done))
 
 

@@ -24,63 +24,91 @@ def seed(s: int) -> None:
 
 
 @njit(cache=True)
-def recompute(r, R, L, E, LT, LOAD, DIST, node_route, node_pos, d, ready, due, svc, dem):
+def recompute(
+        r: int,
+        rt: np.ndarray,
+        ln: np.ndarray,
+        early: np.ndarray,
+        late: np.ndarray,
+        rload: np.ndarray,
+        rdist: np.ndarray,
+        node_route: np.ndarray,
+        node_pos: np.ndarray,
+        d: np.ndarray,
+        ready: np.ndarray,
+        due: np.ndarray,
+        svc: np.ndarray,
+        dem: np.ndarray,
+) -> None:
     """Times, load and length of route ``r`` from its node list."""
-    n = L[r]
-    E[r, 0] = ready[0]
+    n = ln[r]
+    early[r, 0] = ready[0]
     prev = 0
     load = 0
     dist = 0
     for p in range(n):
-        c = R[r, p]
-        t = E[r, p] + svc[prev] + d[prev, c]
-        E[r, p + 1] = t if t > ready[c] else ready[c]
+        c = rt[r, p]
+        t = early[r, p] + svc[prev] + d[prev, c]
+        early[r, p + 1] = t if t > ready[c] else ready[c]
         dist += d[prev, c]
         load += dem[c]
         node_route[c] = r
         node_pos[c] = p + 1
         prev = c
-    E[r, n + 1] = E[r, n] + svc[prev] + d[prev, 0]
+    early[r, n + 1] = early[r, n] + svc[prev] + d[prev, 0]
     dist += d[prev, 0]
-    LT[r, n + 1] = due[0]
+    late[r, n + 1] = due[0]
     nxt = 0
     for p in range(n, 0, -1):
-        c = R[r, p - 1]
-        t = LT[r, p + 1] - d[c, nxt] - svc[c]
-        LT[r, p] = t if t < due[c] else due[c]
+        c = rt[r, p - 1]
+        t = late[r, p + 1] - d[c, nxt] - svc[c]
+        late[r, p] = t if t < due[c] else due[c]
         nxt = c
-    LOAD[r] = load
-    DIST[r] = dist
+    rload[r] = load
+    rdist[r] = dist
 
 
 @njit(cache=True)
-def best_insertion(u, R, L, E, LT, LOAD, d, ready, due, svc, dem, cap, blink):
+def best_insertion(
+        u: int,
+        rt: np.ndarray,
+        ln: np.ndarray,
+        early: np.ndarray,
+        late: np.ndarray,
+        rload: np.ndarray,
+        d: np.ndarray,
+        ready: np.ndarray,
+        due: np.ndarray,
+        svc: np.ndarray,
+        dem: np.ndarray,
+        cap: int,
+        blink: float,
+) -> tuple[int, int, int]:
     """(delta, route, position) of the cheapest feasible insertion of ``u``; route -1 if
     none. Each position is skipped with probability ``blink``; one unused slot is tried."""
-    best = np.int64(1) << 60
+    best = 1 << 60
     best_r = -1
     best_p = -1
     tried_empty = False
-    for r in range(R.shape[0]):
-        n = L[r]
+    for r in range(rt.shape[0]):
+        n = ln[r]
         if n == 0:
             if tried_empty:
                 continue
             tried_empty = True
-        if LOAD[r] + dem[u] > cap:
+        if rload[r] + dem[u] > cap:
             continue
         for p in range(n + 1):
             if blink > 0.0 and np.random.random() < blink:
                 continue
-            a = 0 if p == 0 else R[r, p - 1]
-            b = 0 if p == n else R[r, p]
+            a = 0 if p == 0 else rt[r, p - 1]
+            b = 0 if p == n else rt[r, p]
             delta = d[a, u] + d[u, b] - d[a, b]
             if delta >= best:
                 continue
-            arr = E[r, p] + svc[a] + d[a, u]
-            if arr < ready[u]:
-                arr = ready[u]
-            if arr > due[u] or arr + svc[u] + d[u, b] > LT[r, p + 1]:
+            arr = early[r, p] + svc[a] + d[a, u]
+            arr = max(arr, ready[u])
+            if arr > due[u] or arr + svc[u] + d[u, b] > late[r, p + 1]:
                 continue
             best = delta
             best_r = r
@@ -89,16 +117,28 @@ def best_insertion(u, R, L, E, LT, LOAD, d, ready, due, svc, dem, cap, blink):
 
 
 @njit(cache=True)
-def insert_at(u, r, p, R, L):
-    n = L[r]
+def insert_at(
+        u: int,
+        r: int,
+        p: int,
+        rt: np.ndarray,
+        ln: np.ndarray,
+) -> None:
+    n = ln[r]
     for q in range(n, p, -1):
-        R[r, q] = R[r, q - 1]
-    R[r, p] = u
-    L[r] = n + 1
+        rt[r, q] = rt[r, q - 1]
+    rt[r, p] = u
+    ln[r] = n + 1
 
 
 @njit(cache=True)
-def _order(removed, k, d, dem, use_sort):
+def _order(
+        removed: np.ndarray,
+        k: int,
+        d: np.ndarray,
+        dem: np.ndarray,
+        use_sort: bool,
+) -> np.ndarray:
     """SISR's recreate orders: random 4, demand desc 4, far from depot 2, close 1."""
     idx = removed[:k].copy()
     np.random.shuffle(idx)
@@ -117,39 +157,74 @@ def _order(removed, k, d, dem, use_sort):
 
 
 @njit(cache=True)
-def _touch(r, R, L, BR, BL, saved, touched, nt):
+def _touch(
+        r: int,
+        rt: np.ndarray,
+        ln: np.ndarray,
+        bak_rt: np.ndarray,
+        bak_ln: np.ndarray,
+        saved: np.ndarray,
+        touched: np.ndarray,
+        nt: int,
+) -> int:
     if not saved[r]:
         saved[r] = True
-        BL[r] = L[r]
-        for q in range(L[r]):
-            BR[r, q] = R[r, q]
+        bak_ln[r] = ln[r]
+        for q in range(ln[r]):
+            bak_rt[r, q] = rt[r, q]
         touched[nt] = r
         return nt + 1
     return nt
 
 
 @njit(cache=True)
-def _remove_positions(r, first, last, keep_from, keep_to, R, L, removed, k, gone):
+def _remove_positions(
+        r: int,
+        first: int,
+        last: int,
+        keep_from: int,
+        keep_to: int,
+        rt: np.ndarray,
+        ln: np.ndarray,
+        removed: np.ndarray,
+        k: int,
+        gone: np.ndarray,
+) -> int:
     """Drop positions ``first..last`` (0-based in R) of route ``r`` except
     ``keep_from..keep_to`` (an empty keep range when keep_from > keep_to)."""
-    n = L[r]
+    n = ln[r]
     w = 0
     for q in range(n):
-        c = R[r, q]
+        c = rt[r, q]
         if first <= q <= last and not (keep_from <= q <= keep_to):
             removed[k] = c
             gone[c] = True
             k += 1
         else:
-            R[r, w] = c
+            rt[r, w] = c
             w += 1
-    L[r] = w
+    ln[r] = w
     return k
 
 
 @njit(cache=True)
-def ruin(R, L, node_route, node_pos, adj, BR, BL, saved, touched, nt, removed, gone,
-         cbar, lmax, flags):
+def ruin(
+        rt: np.ndarray,
+        ln: np.ndarray,
+        node_route: np.ndarray,
+        node_pos: np.ndarray,
+        adj: np.ndarray,
+        bak_rt: np.ndarray,
+        bak_ln: np.ndarray,
+        saved: np.ndarray,
+        touched: np.ndarray,
+        nt: int,
+        removed: np.ndarray,
+        gone: np.ndarray,
+        cbar: float,
+        lmax: float,
+        flags: np.ndarray,
+) -> tuple[int, int]:
     """SISR string removal around a random seed; returns (removed count, touched count)."""
     ncust = adj.shape[0] - 1
     k = 0
@@ -160,15 +235,15 @@ def ruin(R, L, node_route, node_pos, adj, BR, BL, saved, touched, nt, removed, g
             if gone[c]:
                 continue
             r = node_route[c]
-            nt = _touch(r, R, L, BR, BL, saved, touched, nt)
+            nt = _touch(r, rt, ln, bak_rt, bak_ln, saved, touched, nt)
             p = node_pos[c] - 1
-            k = _remove_positions(r, p, p, 1, 0, R, L, removed, k, gone)
-            for q in range(L[r]):
-                node_pos[R[r, q]] = q + 1
+            k = _remove_positions(r, p, p, 1, 0, rt, ln, removed, k, gone)
+            for q in range(ln[r]):
+                node_pos[rt[r, q]] = q + 1
         return k, nt
     used = 0
-    for r in range(R.shape[0]):
-        if L[r] > 0:
+    for r in range(rt.shape[0]):
+        if ln[r] > 0:
             used += 1
     avg = ncust / max(used, 1)
     ls_max = min(lmax, avg)
@@ -182,28 +257,28 @@ def ruin(R, L, node_route, node_pos, adj, BR, BL, saved, touched, nt, removed, g
         if c == 0 or gone[c] or saved[node_route[c]]:
             continue
         r = node_route[c]
-        n = L[r]
+        n = ln[r]
         lt_max = min(float(n), ls_max)
-        ln = int(np.random.uniform(1.0, lt_max + 1.0))
+        slen = int(np.random.uniform(1.0, lt_max + 1.0))
         pos = node_pos[c] - 1
-        nt = _touch(r, R, L, BR, BL, saved, touched, nt)
-        if flags[F_SPLIT] == 1 and ln < n and np.random.random() < 0.5:
+        nt = _touch(r, rt, ln, bak_rt, bak_ln, saved, touched, nt)
+        if flags[F_SPLIT] == 1 and slen < n and np.random.random() < 0.5:
             m = 1
-            while ln + m < n and np.random.random() < 0.5:
+            while slen + m < n and np.random.random() < 0.5:
                 m += 1
-            span = ln + m
+            span = slen + m
             lo = max(0, pos - span + 1)
             hi = min(pos, n - span)
             start = np.random.randint(lo, hi + 1)
-            ks0 = start + np.random.randint(0, ln + 1)
+            ks0 = start + np.random.randint(0, slen + 1)
             k = _remove_positions(r, start, start + span - 1, ks0, ks0 + m - 1,
-                                  R, L, removed, k, gone)
+                                  rt, ln, removed, k, gone)
         else:
-            lo = max(0, pos - ln + 1)
-            hi = min(pos, n - ln)
+            lo = max(0, pos - slen + 1)
+            hi = min(pos, n - slen)
             start = np.random.randint(lo, hi + 1)
-            k = _remove_positions(r, start, start + ln - 1, 1, 0, R, L, removed, k, gone)
-        for q in range(L[r]):
-            node_pos[R[r, q]] = q + 1
+            k = _remove_positions(r, start, start + slen - 1, 1, 0, rt, ln, removed, k, gone)
+        for q in range(ln[r]):
+            node_pos[rt[r, q]] = q + 1
         ruined += 1
     return k, nt

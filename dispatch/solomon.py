@@ -140,7 +140,7 @@ def to_arrays(inst: SolomonInstance) -> sisr.VrptwArrays:
 
 
 def solve_instance(inst: SolomonInstance, time_limit_s: float = 30.0,
-                   config: sisr.SisrConfig = sisr.SisrConfig()) -> SolomonSolution:
+                   config: sisr.SisrConfig = sisr.DEFAULT) -> SolomonSolution:
     """Minimise total truncated distance with our SISR search for ``time_limit_s``;
     raises ``RuntimeError`` if no feasible start is found within the fleet."""
     res = sisr.solve(to_arrays(inst), replace(config, time_limit_s=time_limit_s))

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from dispatch.solomon import load, parse, parse_solution, route_distance, solve_instance, validate
+from dispatch.solomon import (
+    load,
+    parse,
+    parse_solution,
+    route_distance,
+    solve_instance,
+    solve_instance_ortools,
+    validate,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "solomon"
 
@@ -40,5 +48,20 @@ def test_parse_rejects_garbage() -> None:
 def test_short_solve_is_valid_and_close_on_c101() -> None:
     inst = load(DATA / "instances" / "C101.txt")
     sol = solve_instance(inst, time_limit_s=2.0)
+    assert validate(inst, sol.routes) == []
+    assert sol.distance <= 827.3 * 1.05
+    assert sol.distance == pytest.approx(route_distance(inst, sol.routes))
+
+
+def test_our_search_on_a_tight_window_instance_is_valid() -> None:
+    inst = load(DATA / "instances" / "R101.txt")
+    sol = solve_instance(inst, time_limit_s=1.0)
+    assert validate(inst, sol.routes) == []
+    assert sol.iterations is not None and sol.iterations > 0
+
+
+def test_short_ortools_solve_is_valid_on_c101() -> None:
+    inst = load(DATA / "instances" / "C101.txt")
+    sol = solve_instance_ortools(inst, time_limit_s=2.0)
     assert validate(inst, sol.routes) == []
     assert sol.distance <= 827.3 * 1.05
