@@ -16,7 +16,10 @@ Operators (each can be switched off to measure what it contributes, ``OPERATORS`
 - ``blink``: insertion skips each position with probability ``blink_rate``;
 - ``sort``: the removed customers are reinserted in one of SISR's orders (random,
   demand, far from or close to the depot); off: random only;
-- ``anneal``: simulated-annealing acceptance; off: accept only no-worse solutions.
+- ``anneal``: simulated-annealing acceptance; off: accept only no-worse solutions;
+- ``route``: with probability ``route_rate`` an iteration empties one whole random route
+  instead and reinserts its customers into the others (no new vehicle), the way out of
+  a local optimum with one vehicle too many (C206, C208 without it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from numba import njit
 
 from dispatch import sisr_kernel as kk
 
-OPERATORS = ("adjacent", "split", "blink", "sort", "anneal")
+OPERATORS = ("adjacent", "split", "blink", "sort", "anneal", "route")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class SisrConfig:
     avg_removed: float = 10.0  # SISR's c-bar
     max_string: float = 10.0  # SISR's ln-max
     blink_rate: float = 0.01
+    route_rate: float = 0.01
     t_start: float = 100.0  # annealing temperature, in the problem's cost units
     t_end: float = 1.0
     disabled: frozenset[str] = frozenset()
@@ -92,6 +96,7 @@ def _iterate(
         cbar: float,
         lmax: float,
         blink: float,
+        route_rate: float,
         flags: np.ndarray,
         cur: int,
         best: int,
@@ -108,15 +113,21 @@ def _iterate(
     brate = blink if flags[kk.F_BLINK] == 1 else 0.0
     for it in range(iters):
         temp = t0 * (t1 / t0) ** (it / iters) if flags[kk.F_ANNEAL] == 1 else 0.0
-        k, nt = kk.ruin(rt, ln, node_route, node_pos, adj, bak_rt, bak_ln, saved, touched, 0,
-                        removed, gone, cbar, lmax, flags)
+        k, nt = 0, 0
+        whole = flags[kk.F_ROUTE] == 1 and np.random.random() < route_rate
+        if whole:
+            k, nt = kk.ruin_route(rt, ln, bak_rt, bak_ln, saved, touched, removed, gone)
+        if not whole or k == 0:
+            whole = False
+            k, nt = kk.ruin(rt, ln, node_route, node_pos, adj, bak_rt, bak_ln, saved, touched,
+                            0, removed, gone, cbar, lmax, flags)
         for i in range(nt):
             kk.recompute(touched[i], rt, ln, early, late, rload, rdist, node_route, node_pos,
                          d, ready, due, svc, dem)
         ok = True
         for u in kk._order(removed, k, d, dem, flags[kk.F_SORT] == 1):
             _, r, p = kk.best_insertion(u, rt, ln, early, late, rload, d, ready, due, svc, dem,
-                                        cap, brate)
+                                        cap, brate, not whole)
             if r < 0:
                 ok = False
                 break
@@ -168,7 +179,7 @@ def _construct(
     order = np.argsort(-d[0, 1:]) + 1
     for u in order:
         _, r, p = kk.best_insertion(u, rt, ln, early, late, rload, d, ready, due, svc, dem,
-                                    cap, 0.0)
+                                    cap, 0.0, True)
         if r < 0:
             return False
         kk.insert_at(u, r, p, rt, ln)
@@ -226,7 +237,7 @@ def solve(p: VrptwArrays, cfg: SisrConfig = DEFAULT) -> SisrResult:
         cur, best, _ = _iterate(block, t_a, t_a, rt, ln, early, late, rload, rdist, node_route,
                                 node_pos, bak_rt, bak_ln, best_rt, best_ln, d, ready, due, svc, dem,
                                 p.capacity, adj, cfg.avg_removed, cfg.max_string,
-                                cfg.blink_rate, flags, cur, best)
+                                cfg.blink_rate, cfg.route_rate, flags, cur, best)
         done += block
         spent = time.perf_counter() - b0
         # about 50 temperature steps per second of budget left

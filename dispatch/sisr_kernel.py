@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 # flags[i] switches one operator on (1) or off (0)
-F_ADJACENT, F_SPLIT, F_BLINK, F_SORT, F_ANNEAL = 0, 1, 2, 3, 4
+F_ADJACENT, F_SPLIT, F_BLINK, F_SORT, F_ANNEAL, F_ROUTE = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True)
@@ -83,9 +83,11 @@ def best_insertion(
         dem: np.ndarray,
         cap: int,
         blink: float,
+        allow_new: bool,
 ) -> tuple[int, int, int]:
     """(delta, route, position) of the cheapest feasible insertion of ``u``; route -1 if
-    none. Each position is skipped with probability ``blink``; one unused slot is tried."""
+    none. Each position is skipped with probability ``blink``; one unused slot is tried
+    when ``allow_new``."""
     best = 1 << 60
     best_r = -1
     best_p = -1
@@ -93,7 +95,7 @@ def best_insertion(
     for r in range(rt.shape[0]):
         n = ln[r]
         if n == 0:
-            if tried_empty:
+            if tried_empty or not allow_new:
                 continue
             tried_empty = True
         if rload[r] + dem[u] > cap:
@@ -281,4 +283,25 @@ def ruin(
         for q in range(ln[r]):
             node_pos[rt[r, q]] = q + 1
         ruined += 1
+    return k, nt
+
+
+@njit(cache=True)
+def ruin_route(
+        rt: np.ndarray,
+        ln: np.ndarray,
+        bak_rt: np.ndarray,
+        bak_ln: np.ndarray,
+        saved: np.ndarray,
+        touched: np.ndarray,
+        removed: np.ndarray,
+        gone: np.ndarray,
+) -> tuple[int, int]:
+    """Empty one random route (when two or more are used): (removed count, touched)."""
+    used = np.flatnonzero(ln > 0)
+    if used.size < 2:
+        return 0, 0
+    r = used[np.random.randint(0, used.size)]
+    nt = _touch(r, rt, ln, bak_rt, bak_ln, saved, touched, 0)
+    k = _remove_positions(r, 0, ln[r] - 1, 1, 0, rt, ln, removed, 0, gone)
     return k, nt

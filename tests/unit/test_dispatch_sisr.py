@@ -94,7 +94,7 @@ def test_o1_insertion_check_matches_full_schedules(seed: int, n: int, width: int
     routes = [r for r in base if r]
     rt, ln, early, late, rload, _, _, _ = _state(p, routes)
     _, r, pos = kk.best_insertion(u, rt, ln, early, late, rload, p.dist, p.ready, p.due, p.service,
-                                  p.demand, p.capacity, 0.0)
+                                  p.demand, p.capacity, 0.0, True)
     options = []
     for k, route in enumerate([*routes, []]):
         for q in range(len(route) + 1):
