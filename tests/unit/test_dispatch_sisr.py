@@ -144,3 +144,23 @@ def test_ruin_removes_distinct_customers_and_keeps_the_rest_in_order(
 def test_unknown_operator_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown operators"):
         sisr.SisrConfig(disabled=frozenset({"2opt"})).flags()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 14))
+def test_route_ruin_empties_exactly_one_route_of_several(seed: int, n: int) -> None:
+    p = _problem(seed, n, 100)
+    routes = sisr.solve(p, sisr.SisrConfig(time_limit_s=0.02, seed=seed)).routes
+    rt, ln, *_ = _state(p, routes)
+    bak_rt, bak_ln = np.zeros_like(rt), np.zeros_like(ln)
+    saved, touched = np.zeros(p.vehicles, dtype=np.bool_), np.zeros(p.vehicles, dtype=np.int64)
+    removed, gone = np.zeros(n, dtype=np.int64), np.zeros(n + 1, dtype=np.bool_)
+    kk.seed(seed)
+    k, nt = kk.ruin_route(rt, ln, bak_rt, bak_ln, saved, touched, removed, gone)
+    if len(routes) < 2:
+        assert (k, nt) == (0, 0)
+        return
+    assert nt == 1
+    r = int(touched[0])
+    assert list(removed[:k]) == routes[r] and ln[r] == 0
+    assert all(list(rt[q, : ln[q]]) == routes[q] for q in range(len(routes)) if q != r)
