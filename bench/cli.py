@@ -11,7 +11,7 @@ BENCHES = {
     "streams": "MQTT -> ... -> PostgreSQL: readings/s per worker, p50/p99 to stored and to order",
     "e2e": "devices + phones through the whole stack: msgs/s, latency, loss, CPU/RSS per process",
     "store": "readings on TimescaleDB vs plain PostgreSQL: MB per million, 30-day query ms",
-    "dispatch": "Solomon VRPTW vs best-known and PyVRP; real-time assignment timings",
+    "dispatch": "Solomon VRPTW: our SISR search vs best-known, PyVRP, OR-Tools; assignment ms",
     "outbox": "work-order changes/s through the outbox: commit -> Kafka delay p50/p99",
 }
 
