@@ -169,16 +169,22 @@ class AlertProcessor:
 
     def process_prediction(self, device_id: str, ts: int, p_fail: float,
                            *, rul: float | None = None, rul_unit: str = "h",
+                           rul_interval: tuple[float, float, float] | None = None,
                            fault_type: str = "predicted_failure") -> list[AlertEvent]:
         """A fault-model output: opens at ``p_open``, clears below ``p_clear`` for a while.
 
         ``rul`` (remaining useful life, in ``rul_unit``: hours, or cycles for C-MAPSS)
-        goes into the alert's details and message."""
+        goes into the alert's details and message; so does ``rul_interval``, the
+        prediction interval ``(low, high, coverage)`` when the model gives one."""
         cfg = self.config
         rule = Rule("p_fail", ">=", cfg.p_open, fault_type, clear_at=cfg.p_clear,
                     clear_after_s=cfg.prediction_clear_s, kind="prediction")
         severe = p_fail >= 0.9 or (rul is not None and rul < 24)
         extra = {} if rul is None else {"rul": f"{rul:g} {rul_unit}"}
+        if rul is not None and rul_interval is not None:
+            low, high, cover = rul_interval
+            extra["rul_interval"] = f"{low:.0f}\u2013{high:.0f} {rul_unit}"
+            extra["rul_interval_coverage"] = f"{cover:.0%}"
         return self._evaluate(device_id, rule, ts, p_fail, extra=extra,
                               severity=Severity.CRITICAL if severe else Severity.MAJOR)
 
