@@ -14,7 +14,7 @@ from models.fault.cmapss import CmapssData, rul_targets
 from models.fault.features import FeatureConfig
 from models.fault.train import (
     DEFAULT_FEATURES,
-    LEGACY_FEATURES,
+    LEGACY,
     TrainConfig,
     cross_validate,
     features_for,
@@ -26,17 +26,21 @@ _W100 = FeatureConfig(mean_windows=(5, 10, 20, 30, 60, 100),
 _W150 = FeatureConfig(mean_windows=(5, 10, 20, 30, 60, 100, 150),
                       slope_windows=(10, 20, 30, 60, 100, 150), ewm_spans=(10,))
 
+def _all(features: FeatureConfig) -> TrainConfig:
+    """HistGradientBoosting on all features at every split (as version 1.0)."""
+    return TrainConfig(features=features, max_features=1.0)
+
+
 #: The candidates, by name: version 1.0's model first.
 CANDIDATES: dict[str, TrainConfig] = {
-    "v1.0: hgb, windows to 30": TrainConfig(features=LEGACY_FEATURES),
-    "hgb, windows to 30 + ewm 5/10/20": TrainConfig(
-        features=FeatureConfig(ewm_spans=(5, 10, 20))),
-    "hgb, windows to 50 + ewm 5/10/20": TrainConfig(
-        features=FeatureConfig(mean_windows=(5, 10, 20, 30, 50),
-                               slope_windows=(10, 20, 30, 50), ewm_spans=(5, 10, 20))),
-    "hgb, windows to 100 + ewm 10": TrainConfig(features=_W100),
-    "hgb, windows to 150 + ewm 10": TrainConfig(features=_W150),
-    "hgb, windows to 200 + ewm 10": TrainConfig(features=DEFAULT_FEATURES),
+    "v1.0: hgb, windows to 30": LEGACY,
+    "hgb, windows to 30 + ewm 5/10/20": _all(FeatureConfig(ewm_spans=(5, 10, 20))),
+    "hgb, windows to 50 + ewm 5/10/20": _all(
+        FeatureConfig(mean_windows=(5, 10, 20, 30, 50), slope_windows=(10, 20, 30, 50),
+                      ewm_spans=(5, 10, 20))),
+    "hgb, windows to 100 + ewm 10": _all(_W100),
+    "hgb, windows to 150 + ewm 10": _all(_W150),
+    "hgb, windows to 200 + ewm 10": _all(DEFAULT_FEATURES),
     "hgb, windows to 200 + ewm 10, half the features per split": TrainConfig(
         features=DEFAULT_FEATURES, max_features=0.5),
 }

@@ -176,3 +176,20 @@ def test_window_keeps_the_trailing_run_like_a_full_scan(
         assert [(t, c) for t, c, _v in w.samples] == sorted(kept.items())
         if w.samples:
             assert (w.run_cls, w.run_start) == run_by_scan(w.samples)
+
+
+def test_prediction_interval_reaches_the_work_order() -> None:
+    from streams.automation import order_for_alert
+
+    p = proc()
+    (opened,) = p.process_prediction("d1", T0, p_fail=1.0, rul=12.4, rul_unit="cycles",
+                                     rul_interval=(5.2, 21.7, 0.9))
+    assert opened.details["rul_interval"] == "5\u201322 cycles"
+    assert opened.details["rul_interval_coverage"] == "90%"
+    device = {"asset_id": "a1", "site_id": "s1", "customer_id": "c1", "required_skills": []}
+    order = order_for_alert(opened, device)
+    assert order.description.endswith(
+        "Predicted time left: 12.4 cycles (90% interval 5\u201322 cycles).")
+    (plain,) = proc().process_prediction("d1", T0, p_fail=1.0, rul=12.4, rul_unit="cycles")
+    assert "rul_interval" not in plain.details  # a model without intervals: as before
+    assert order_for_alert(plain, device).description.endswith("Predicted time left: 12.4 cycles.")
