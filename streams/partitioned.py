@@ -25,7 +25,7 @@ import logging
 import pickle
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from stack.settings import Settings
 from store.snapshots import Snapshot, load_snapshots, save_snapshots
 from streams.app import MAX_POLL_INTERVAL_S
+from streams.stageclock import StageClock, stages_file
 from streams.watermark import PartitionStates, Watermark
 
 log = logging.getLogger("fieldflow.streams.partitioned")
@@ -58,6 +59,14 @@ class PartitionedConsumer(Generic[S]):
     tick: Callable[[], Awaitable[None]]
     on_assignment: Callable[[], None] = lambda: None
     tick_s: float = 2.0
+    clock: StageClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = StageClock(stages_file(self.settings.run_dir, self.worker, self.topic))
+
+    def persisted(self) -> None:
+        """The current batch is stored (called by ``process`` between its stages)."""
+        self.clock.mark("stored")
 
     def dumps(self, state: S) -> bytes:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -149,6 +158,7 @@ class PartitionedConsumer(Generic[S]):
             records = await asyncio.to_thread(
                 consumer.consume, s.worker_batch_size, s.worker_batch_seconds)
             batch: Batch = {}
+            self.clock.consumed([r.timestamp()[1] for r in records])
             for record in records:
                 error = record.error()
                 if error is not None:
@@ -159,6 +169,7 @@ class PartitionedConsumer(Generic[S]):
                     batch.setdefault(part, []).append(record)
             if batch:
                 await self.process(batch)
+                self.clock.mark("processed")
             if records:
                 try:
                     await asyncio.to_thread(consumer.commit, asynchronous=False)
@@ -168,6 +179,7 @@ class PartitionedConsumer(Generic[S]):
             if now >= next_tick:
                 next_tick = now + self.tick_s
                 await self.tick()
+                self.clock.write()
             if now >= next_snapshot:
                 next_snapshot = now + s.snapshot_interval_s
                 owned = self.states.partitions()
