@@ -101,11 +101,31 @@ class PartitionedConsumer(Generic[S]):
             state = self.loads(snap.state) if snap else None
             if state is not None:
                 state.watermark.restored(now)
-                tp.offset = snap.next_offset if snap else tp.offset
+                if snap is not None and self._offset_exists(consumer, tp, snap.next_offset):
+                    tp.offset = snap.next_offset
             self.states.assign(tp.partition, state)
         consumer.assign(partitions)
         log.info("%s: assigned %s (restored %s)", self.topic, gained, sorted(snaps))
         self.on_assignment()
+
+    def _offset_exists(self, consumer: Consumer, tp: TopicPartition, offset: int) -> bool:
+        """Whether the snapshot's offset is in this partition's log. Past its end, the log
+        is not the one the snapshot read (an embedded broker keeps topics in memory: a
+        restarted stack starts them empty): the partition is then read from its committed
+        offset (or the earliest), with the snapshot's state kept."""
+        try:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, tp.partition), timeout=10)
+        except KafkaException as exc:
+            log.warning("%s[%d]: end offset unknown (%s); reading from the snapshot's %d",
+                        self.topic, tp.partition, exc, offset)
+            return True
+        if offset <= high:
+            return True
+        log.warning("%s[%d]: the snapshot's offset %d is past the log's end %d (the broker"
+                    " lost its data?): reading from the committed offset instead",
+                    self.topic, tp.partition, offset, high)
+        return False
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [tp.partition for tp in partitions]
