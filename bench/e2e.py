@@ -24,20 +24,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    ProcessSampler,
-    Publishers,
-    embedded_stack,
-    latency_summary,
-    load_args,
-    mqtt_address,
-    print_table,
-    service_pids,
-    write_outputs,
-)
+from bench.common import latency_summary, load_args, print_table, write_outputs
+from bench.fleet import plan_load, retire_fleet, seed_fleet
+from bench.load import Publishers
+from bench.procs import ProcessSampler
 from bench.profiling import profile_processes, profile_summary
+from bench.stackctl import embedded_stack, mqtt_address, service_pids
 from bench.stages import breakdown, snapshot
-from bench.streams import plan_load, retire_fleet, seed_fleet
 from bench.streams_measure import (
     ALERT_TOPIC,
     POSITIONS_SENT,
@@ -142,7 +135,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": lat["p99_ms"],
         "lost": max(0, published - stored),
         "processes": {
-            name: {"cpu_pct": v["cpu_pct"], "rss_mb": v["rss_mb"]} for name, v in processes.items()
+            name: {"cpu_pct": v["cpu_pct"], "rss_mb": v["rss_mb"],
+                   "cpu_us_per_msg": round(v["cpu_s"] * 1e6 / max(1, stored), 1)}
+            for name, v in processes.items()
         },
         "work_order": _pcts(wo_summary),
         "alert": _pcts(al_summary),
@@ -251,8 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_table(
         "processes",
-        [(n, f"{v['cpu_pct']:.0f}", f"{v['rss_mb']:.0f}") for n, v in r["processes"].items()],
-        header=("process", "CPU %", "RSS MB"),
+        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
+         for n, v in r["processes"].items()],
+        header=("process", "CPU %", "CPU µs/msg", "RSS MB"),
     )
     print("  load average (1/5/15 min) at the end: "
           + " / ".join(f"{x:.2f}" for x in r["load_average"]))

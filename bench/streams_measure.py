@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.streams import Fleet
+    from bench.fleet import Fleet
 
 WO_TOPIC = "events.workorders"
 
