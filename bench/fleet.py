@@ -90,8 +90,9 @@ def seed_fleet(
 
 
 def retire_fleet(database_url: str, fleet: Fleet) -> None:
-    """After a run: cancel the run's open orders and take its engineers out of dispatch,
-    so a stack that keeps running (a demo, say) is not left with bench work."""
+    """After a run: cancel the run's open orders, take its engineers out of dispatch and
+    its devices off their assets, so a stack that keeps running (a demo, say) is not
+    left with bench work."""
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -105,6 +106,10 @@ def retire_fleet(database_url: str, fleet: Fleet) -> None:
             "UPDATE engineers SET skills = '{}', status = 'offline' WHERE id = ANY(%s)",
             (fleet.engineers,),
         )
+        # its devices leave the registry the workers reload every few seconds, so the
+        # next run on this stack is not measured with every earlier run's fleet in it
+        conn.execute("UPDATE assets SET device_id = NULL WHERE id = ANY(%s)",
+                     (list(fleet.assets.values()),))
 
 
 def plan_load(
