@@ -84,8 +84,12 @@ class Window:
         run of one class (a device reading 10 times a second holds ~4,000 samples in the
         lateness horizon, which made each 5-s snapshot of a busy partition cost seconds).
         Restored, a run is its first and last sample: the trailing run, the newest time
-        and every in-order decision are the same; a late reading replayed into the middle
-        of a run is placed beside those two instead of its exact neighbours."""
+        and the answer to every in-order sample are the same. Two things differ for at
+        most one horizon after a restore: a late reading replayed into the middle of a
+        run is placed beside those two instead of its exact neighbours, and once the
+        horizon trims a run that began before the snapshot, its start moves to the run's
+        last restored sample rather than the oldest real one left (so a run's age can
+        look younger, delaying, never advancing, an open or a clear)."""
         s = self.samples
         if not s:
             return [], self.run_cls, self.run_start
