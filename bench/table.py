@@ -1,8 +1,8 @@
 """``fieldflow bench table``: the README's "Measured here" table, regenerated from the
 benchmarks' own ``--json`` output.
 
-``bench/results/table.toml`` lists the rows: what is measured, the command that measures
-it, the JSON file that command writes (``--json bench/results/NAME.json`` is appended when
+``docs/results/table.toml`` lists the rows: what is measured, the command that measures
+it, the JSON file that command writes (``--json docs/results/NAME.json`` is appended when
 the row is run) and a template for the figure (``str.format`` over the JSON: ``{p99_ms:,.0f}``,
 ``{stages[stored][p99_ms]}``). Nothing in the table is typed by hand:
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
+RESULTS = REPO / "docs" / "results"
 MANIFEST = RESULTS / "table.toml"
 README = REPO / "README.md"
 START = "<!-- measured-here:start (fieldflow bench table) -->"
@@ -85,7 +85,7 @@ def render(rows: list[Row], results: dict[str, dict[str, Any] | None]) -> str:
         cell = figure_text(row, results.get(row.name))
         lines.append(f"| {row.what} | {cell} | `{row.command}`{link} |")
     lines.append("")
-    lines.append("Every figure comes from the JSON its command writes under `bench/results/`; "
+    lines.append("Every figure comes from the JSON its command writes under `docs/results/`; "
                  "`fieldflow bench table --run NAME` re-measures a row (`--run all`: every "
                  "row) and rewrites this table.")
     return "\n".join(lines)
@@ -150,10 +150,10 @@ def main(argv: list[str]) -> int:
     wanted_readme = splice(readme, render(rows, read_results(rows)))
     if args.check:
         if wanted_readme != readme:
-            print("README.md's 'Measured here' table is not what bench/results/ says: "
+            print("README.md's 'Measured here' table is not what docs/results/ says: "
                   "run `fieldflow bench table`", file=sys.stderr)
             return 1
-        print("README.md's table matches bench/results/")
+        print("README.md's table matches docs/results/")
         return 0
     README.write_text(wanted_readme)
     print(f"bench table: {len(rows)} rows written to {README}")

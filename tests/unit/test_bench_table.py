@@ -1,4 +1,4 @@
-"""README's "Measured here" table is rendered from bench/results/ (bench/table.py)."""
+"""README's "Measured here" table is rendered from docs/results/ (bench/table.py)."""
 
 from __future__ import annotations
 
