@@ -8,8 +8,8 @@ never look at it. The rules:
 - an event at most ``max_ahead_ms`` ahead of the watermark moves it to the event's time
   (never back, but for the one case below); an event further ahead is *skewed*: stored
   and flagged by the caller, its key's own rules still run, but it does not move the
-  watermark. A fresh partition (no watermark yet) measures ahead against ``reference`` (the wall clock, or the worker's
-  newest partition time when that is later);
+  watermark. A fresh partition (no watermark yet) measures ahead against ``reference``
+  (the wall clock, or the worker's newest partition time when that is later);
 - when the partition has been idle (no record) for ``idle_ms`` of wall time, the
   watermark keeps moving: to the wall clock when the stream was tracking it (live, within
   ``max_ahead_ms`` of it: a simulator running hours ahead on the worker's other partitions
