@@ -128,6 +128,10 @@ def plot_predictions(ev: Evaluation, path: str | Path, cap: float) -> Path:
     x = np.arange(order.size)
     ax.plot(x, ev.true[order], "k.", ms=4, label="true RUL (raw)")
     ax.plot(x, capped[order], "k-", lw=1, label=f"true RUL capped at {cap:g}")
+    if ev.low is not None and ev.high is not None:
+        nominal = ev.metrics.get("interval_nominal", float("nan"))
+        ax.vlines(x, ev.low[order], ev.high[order], color="tab:red", alpha=0.3, lw=2,
+                  label=f"{nominal:.0%} prediction interval")
     ax.plot(x, ev.pred[order], "o", ms=4, color="tab:red", label="predicted RUL")
     ax.set_xlabel("test unit (sorted by true RUL)")
     ax.set_ylabel("RUL (cycles)")
@@ -135,6 +139,8 @@ def plot_predictions(ev: Evaluation, path: str | Path, cap: float) -> Path:
         f"C-MAPSS FD001 test, last cycle per unit: rmse {ev.metrics['rmse']:.2f} "
         f"(capped), {ev.metrics['rmse_uncapped']:.2f} (uncapped), "
         f"PHM08 {ev.metrics['phm08_score']:.0f}"
+        + (f", interval coverage {ev.metrics['interval_coverage']:.2f}"
+           if "interval_coverage" in ev.metrics else "")
     )
     ax.grid(alpha=0.3)
     ax.legend()
