@@ -59,7 +59,7 @@ def write_plots(report: dict[str, Any], truth: Truth, sc: Scenario, base: Path) 
     eta = report.get("eta_mae_s") or {}
     fig.suptitle("ETA MAE (s): " + ", ".join(f"{k} {'-' if v is None else v}"
                                              for k, v in eta.items()) if eta
-                 else f"ETA MAE: no sample near 30/15/5 min before an arrival "
+                 else f"ETA MAE: no published ETA 5/10/20 min before an arrival "
                       f"({len(truth.eta_samples)} samples)", y=1.04)
     path = base.with_name(base.name + "-latency.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")
