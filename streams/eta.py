@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from models.geo import haversine_m
 from models.messages import EtaUpdate, Position
-from models.travel import MIN_SPEED_MPS, TravelLearner, TravelModel, region_of
+from models.travel import DEFAULT_SPEED_MPS, MIN_SPEED_MPS, TravelLearner, TravelModel, region_of
 from streams.eta_learn import EtaCalibration, Sample, alignment_of
 
 
@@ -173,10 +173,13 @@ class EtaEstimator:
             if observed is not None:
                 profile_s = remaining / profile
                 motion = self._motion[position.engineer_id]
-                weight = cfg.max_blend * min(1.0, motion.samples / 5) * math.exp(
-                    -profile_s / 3600)
+                # an hour no trip has taught the profile yet is the flat default: it says
+                # nothing about the traffic ahead, so the observed speed is all there is
+                learned_hour = model.speed(position.ts) != DEFAULT_SPEED_MPS
+                weight = min(1.0, motion.samples / 5) * (
+                    cfg.max_blend * math.exp(-profile_s / 3600) if learned_hour else 1.0)
                 speed = weight * observed + (1 - weight) * profile
-                weight /= cfg.max_blend
+                weight = min(1.0, weight / cfg.max_blend)
             speed = max(MIN_SPEED_MPS, speed)
             seconds = remaining / speed
         eta_ts = position.ts + round(seconds * 1000)

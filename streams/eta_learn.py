@@ -72,7 +72,7 @@ class Stat:
 
 @dataclass(frozen=True)
 class CalibConfig:
-    window: int = 1500
+    window: int = 500
     min_samples: int = 40
     min_straight_m: float = 150.0  # closer: the fence, not the road, decides
     max_log_k: float = math.log(4.0)  # |log k| beyond this is a bad fix, not a detour

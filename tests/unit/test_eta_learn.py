@@ -123,3 +123,17 @@ def test_the_estimator_uses_what_it_learned_and_snapshots_restore() -> None:
     del old.__dict__["calibration"]  # a snapshot from before the calibration existed
     again = pickle.loads(pickle.dumps(old))
     assert again.calibration.trips == 0
+
+
+def test_an_unlearned_hour_takes_the_observed_speed_alone() -> None:
+    est = EtaEstimator()  # the default model: every hour of the profile is the flat default
+    est.track(ActiveOrder("wo-1", "e1", SITE[0], SITE[1]))
+    for i in range(6):
+        lat, lon = offset_m(*SITE, -(15_000 - i * 130), 0)
+        est.on_position(Position(engineer_id="e1", ts=T0 + i * 60_000, lat=lat, lon=lon,
+                                 accuracy_m=5, speed_mps=13.0))
+    lat, lon = offset_m(*SITE, -14_000, 0)
+    fix = Position(engineer_id="e1", ts=T0 + 400_000, lat=lat, lon=lon, accuracy_m=5,
+                   speed_mps=13.0)
+    u = est.estimate(ActiveOrder("wo-1", "e1", SITE[0], SITE[1]), fix)
+    assert u.speed_mps == pytest.approx(13.0, rel=0.01)  # not pulled to the 8.3 m/s default
