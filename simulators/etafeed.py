@@ -58,7 +58,8 @@ class EtaFeed:
 
     def stop(self) -> list[Published]:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         return self.snapshot()
 
     def snapshot(self) -> list[Published]:

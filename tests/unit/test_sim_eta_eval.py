@@ -118,3 +118,16 @@ def test_no_constant_speed_beats_the_hindsight_one(trips: list[tuple[float, int]
         return sum(abs(c.at_ms + c.straight_m / v * 1000 - c.arrival_ms) for c in cs)
 
     assert total(best) <= total(other) * (1 + 1e-9) + 1e-6
+
+
+def test_only_eta_messages_of_the_live_feed_are_kept() -> None:
+    from simulators.etafeed import EtaFeed, published_of
+
+    msg = {"type": "eta", "topic": "events.eta", "data": {
+        "work_order_id": "o1", "engineer_id": "e1", "ts": T0, "eta_ts": T0 + MIN}}
+    assert published_of(msg) == Published("o1", T0, T0 + MIN)
+    assert published_of({**msg, "type": "position"}) is None
+    assert published_of({"type": "eta", "data": {"work_order_id": "o1", "ts": "nope"}}) is None
+    feed = EtaFeed("http://127.0.0.1:1", "t")
+    assert feed.url == "ws://127.0.0.1:1/ws/live"
+    assert feed.stop() == []  # never started: nothing to join
