@@ -1,6 +1,6 @@
 """The simulator's ETA table on the real stack: horizons, our ETA and the baseline.
 
-A short run (a few trips in a city 10 km across) through ``fieldflow simulate --json``:
+A short run (a few trips in a city 16 km across) through ``fieldflow simulate --json``:
 the ETAs come from the platform's live feed, the truth from the simulator's vans. The
 figures themselves are the benchmark's business; this checks the table is there, made
 of published ETAs and true arrivals, with the baseline beside ours.
@@ -17,8 +17,8 @@ from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
 
-ARGS = {"duration": 1500, "speed": 60, "seed": 13, "engineers": 3, "sites": 5, "devices": 5,
-        "fault-rate": 2.0, "city-radius": 5000, "service-scale": 0.2, "drain-max": 5400,
+ARGS = {"duration": 2400, "speed": 60, "seed": 13, "engineers": 3, "sites": 5, "devices": 5,
+        "fault-rate": 2.0, "city-radius": 8000, "service-scale": 0.2, "drain-max": 5400,
         "eta-baseline-speed": 6.5}
 
 
