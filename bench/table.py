@@ -19,11 +19,13 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,15 @@ class Row:
     command: str
     figure: str
     link: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # set for the command
+    fresh_home: bool = False  # run in a new, empty FIELDFLOW_HOME (its own stack)
+
+    @property
+    def shown(self) -> str:
+        """The command as a reader types it (with its environment)."""
+        prefix = "".join(f"{k}={v} " for k, v in self.env.items())
+        home = "FIELDFLOW_HOME=$(mktemp -d) " if self.fresh_home else ""
+        return f"{home}{prefix}{self.command}"
 
     @property
     def json_path(self) -> Path:
@@ -83,7 +94,7 @@ def render(rows: list[Row], results: dict[str, dict[str, Any] | None]) -> str:
     for row in rows:
         link = f" ([details]({row.link}))" if row.link else ""
         cell = figure_text(row, results.get(row.name))
-        lines.append(f"| {row.what} | {cell} | `{row.command}`{link} |")
+        lines.append(f"| {row.what} | {cell} | `{row.shown}`{link} |")
     lines.append("")
     lines.append("Every figure comes from the JSON its command writes under `docs/results/`; "
                  "`fieldflow bench table --run NAME` re-measures a row (`--run all`: every "
@@ -115,16 +126,26 @@ def run_row(row: Row) -> None:
         raise ValueError(f"row {row.name!r}: commands start with 'fieldflow': {row.command}")
     before = os.getloadavg()[0]
     print(f"bench table: {row.name}: {row.command}", flush=True)
-    row.json_path.parent.mkdir(parents=True, exist_ok=True)
-    row.json_path.unlink(missing_ok=True)
-    done = subprocess.run([sys.executable, "-m", "stack.cli", *argv[1:],
-                           "--json", str(row.json_path)], cwd=REPO, check=False)
-    if done.returncode != 0 or not row.json_path.exists():
-        raise SystemExit(f"bench table: {row.name} failed (exit {done.returncode}); "
-                         "the table keeps its other rows")
-    result = json.loads(row.json_path.read_text())
+    home = Path(tempfile.mkdtemp(prefix="fieldflow-bench-"))
+    home.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user under root
+    out = home / "result.json"
+    try:
+        env = {**os.environ, **row.env, **({"FIELDFLOW_HOME": str(home)} if row.fresh_home
+                                          else {})}
+        done = subprocess.run([sys.executable, "-m", "stack.cli", *argv[1:], "--json", str(out)],
+                              cwd=REPO, env=env, check=False)
+        if done.returncode != 0 or not out.exists():
+            raise SystemExit(f"bench table: {row.name} failed (exit {done.returncode}); "
+                             f"{row.json_path.name} and the table are unchanged")
+        result = json.loads(out.read_text())
+    finally:
+        if row.fresh_home:
+            subprocess.run([sys.executable, "-m", "stack.cli", "down"], cwd=REPO, env=env,
+                           capture_output=True, check=False)
+        shutil.rmtree(home, ignore_errors=True)
     result[STAMP] = {"date": time.strftime("%Y-%m-%d"), "loadavg_before": before,
                      "loadavg_after": os.getloadavg()[0], "cpus": os.cpu_count()}
+    row.json_path.parent.mkdir(parents=True, exist_ok=True)
     row.json_path.write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -42,3 +42,10 @@ def test_duplicate_row_names_are_refused(tmp_path: Path) -> None:
     manifest.write_text(row + row)
     with pytest.raises(ValueError, match="unique"):
         table.load_rows(manifest)
+
+
+def test_a_row_shows_the_environment_its_command_needs() -> None:
+    row = table.Row(name="x", what="w", command="fieldflow simulate --seed 7", figure="f",
+                    env={"FIELDFLOW_REFRESH_S": "1"}, fresh_home=True)
+    assert row.shown == ("FIELDFLOW_HOME=$(mktemp -d) FIELDFLOW_REFRESH_S=1 "
+                         "fieldflow simulate --seed 7")
