@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 log = logging.getLogger("fieldflow.api.consumer")
 
@@ -44,14 +44,47 @@ class ThreadedConsumer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.assigned = threading.Event()
+        self._pinned = threading.Event()
+        # "latest" read when the group's join finally assigns the partitions (seconds on
+        # tansu) would skip what was produced meanwhile: a fresh stack's first position
+        # never reached /ws/live. So the start is each partition's end *now*, at start().
+        self._start_at: dict[tuple[str, int], int] = {}
 
-    def start(self) -> None:
+    def start(self, pin_timeout_s: float = 10.0) -> None:
+        """Start consuming; with ``latest``, from the topics' ends as they are now (waits
+        up to ``pin_timeout_s`` for the broker to tell them, else falls back to latest)."""
         self._loop = asyncio.get_running_loop()
         self._thread.start()
+        if self._conf["auto.offset.reset"] == "latest":
+            self._pinned.wait(pin_timeout_s)
+
+    def _pin(self, consumer: Consumer) -> None:
+        try:
+            for topic in self._topics:
+                meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+                for part in (meta.partitions if meta is not None else {}):
+                    _low, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, part), timeout=5)
+                    self._start_at[(topic, part)] = high
+        except KafkaException as exc:
+            log.warning("consumer %s: topic ends unknown (%s); starting from the latest at"
+                        " assignment", self._conf["group.id"], exc)
+        finally:
+            self._pinned.set()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:  # once: a later rebalance resumes from where it was
+            start = self._start_at.pop((tp.topic, tp.partition), None)
+            if start is not None:
+                tp.offset = start
+        consumer.assign(partitions)
+        self.assigned.set()
 
     def _run(self) -> None:
         consumer = Consumer(self._conf)
-        consumer.subscribe(self._topics, on_assign=lambda _c, _p: self.assigned.set())
+        if self._conf["auto.offset.reset"] == "latest":
+            self._pin(consumer)
+        consumer.subscribe(self._topics, on_assign=self._on_assign)
         try:
             while not self._stop.is_set():
                 msgs = consumer.consume(num_messages=500, timeout=0.2)

@@ -13,6 +13,7 @@ BENCHES = {
     "store": "readings on TimescaleDB vs plain PostgreSQL: MB per million, 30-day query ms",
     "dispatch": "Solomon VRPTW: our SISR search vs best-known, PyVRP, OR-Tools; assignment ms",
     "outbox": "work-order changes/s through the outbox: commit -> Kafka delay p50/p99",
+    "table": "README's \"Measured here\" table from docs/results/*.json (--run NAME re-measures)",
 }
 
 

@@ -19,27 +19,25 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    ProcessSampler,
-    Publishers,
-    embedded_stack,
-    latency_summary,
-    load_args,
-    mqtt_address,
-    print_table,
-    service_pids,
-    write_outputs,
-)
-from bench.streams import plan_load, retire_fleet, seed_fleet
+from bench.common import latency_summary, load_args, print_table, write_outputs
+from bench.fleet import plan_load, retire_fleet, seed_fleet
+from bench.load import Publishers
+from bench.procs import ProcessSampler
+from bench.profiling import profile_processes, profile_summary
+from bench.stackctl import embedded_stack, mqtt_address, service_pids
+from bench.stages import breakdown, snapshot
 from bench.streams_measure import (
+    ALERT_TOPIC,
     POSITIONS_SENT,
     READINGS_SENT,
     WO_TOPIC,
     Source,
+    alert_latencies,
     drain,
     kafka_offsets,
     store_latencies,
@@ -54,7 +52,10 @@ REFERENCE = "ThingsBoard: ~5,000 msgs/s on 2 vCPU with Kafka + PostgreSQL at 95%
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import time
 
-    with embedded_stack("e2e") as (status, started):
+    from stack.settings import get_settings
+
+    run_dir = get_settings().run_dir
+    with embedded_stack("e2e", workers=args.workers) as (status, started):
         db, kafka = status["database_url"], status["kafka_bootstrap"]
         database = (f"TimescaleDB {status['timescaledb']}" if status.get("timescaledb")
                     else "plain PostgreSQL")
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         time.sleep(6)  # the agents reload devices, sites and rules every refresh_s (5 s)
         wo_start = kafka_offsets(kafka, WO_TOPIC)
+        alert_start = kafka_offsets(kafka, ALERT_TOPIC)
         plans = plan_load(
             host,
             port,
@@ -80,7 +82,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             phones=fleet.engineers,
             phone_interval_s=args.phone_interval,
         )
-        sampler = ProcessSampler(service_pids(status)).start()
+        pids = service_pids(status)
+        before = snapshot(status, run_dir)
+        profilers = []
+        if args.profile:
+            profiled = {n: p for n, p in pids.items() if n in ("bridge", "api")
+                        or n.startswith("worker")}
+            profilers = profile_processes(profiled, args.duration + 3, Path(args.profile))
+        sampler = ProcessSampler(pids).start()
         pubs = Publishers(plans)
         sampler.add("publishers", pubs.start())
         reports = pubs.collect(args.duration + 120)
@@ -96,15 +105,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         stored = drain(count, published, args.drain_timeout)
         processes = sampler.stop()
+        time.sleep(2.5)  # the workers write their stage timings every tick (2 s)
+        after = snapshot(status, run_dir)
         fault_sent = {d: ms for r in reports for d, ms in r["fault_sent_ms"].items()}
         orders = wait_for_orders(db, [fleet.assets[d] for d in fault_sent], args.drain_timeout)
         lat = store_latencies(db, sources, plans[0].start_at)
+        per_source = {src.table: store_latencies(db, [src], plans[0].start_at)
+                      for src in sources}
         wo = workorder_latencies(kafka, wo_start, fleet, fault_sent)
+        alerts = alert_latencies(kafka, alert_start, fault_sent)
+        stages = breakdown(before, after, db, sources)
+        for prof in profilers:
+            prof.wait(30)
         retire_fleet(db, fleet)
     t_first = min(r["t_first"] for r in reports)
     t_pub = max(r["t_last"] for r in reports) - t_first
     elapsed = max(1e-9, (lat["last_stored_ms"] or 0) / 1000 - t_first)
     wo_summary = latency_summary(list(wo.values()))
+    al_summary = latency_summary(list(alerts.values()))
+    for table, one in per_source.items():
+        stages[f"{table}: publish -> stored"] = _pcts(one)
+    stages["fault: publish -> alert event"] = _pcts(al_summary)
+    stages["fault: publish -> work order event"] = _pcts(wo_summary)
     return {
         "database": database,
         "msgs_per_s": round(stored / elapsed, 1),
@@ -113,9 +135,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": lat["p99_ms"],
         "lost": max(0, published - stored),
         "processes": {
-            name: {"cpu_pct": v["cpu_pct"], "rss_mb": v["rss_mb"]} for name, v in processes.items()
+            name: {"cpu_pct": v["cpu_pct"], "rss_mb": v["rss_mb"],
+                   "cpu_us_per_msg": round(v["cpu_s"] * 1e6 / max(1, stored), 1)}
+            for name, v in processes.items()
         },
-        "work_order": {k: wo_summary[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms")},
+        "work_order": _pcts(wo_summary),
+        "alert": _pcts(al_summary),
+        "stages": stages,
+        "load_average": list(os.getloadavg()),
         "published": published,
         "stored": stored,
         "readings": sum(r["readings"] for r in reports),
@@ -132,6 +159,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started_stack": started,
         "reference": REFERENCE,
     }
+
+
+def _pcts(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms") if k in summary}
 
 
 def _sum_per_second(reports: list[dict[str, Any]]) -> list[int]:
@@ -167,6 +198,10 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _ms(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.0f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fieldflow bench e2e", description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=60, help="seconds of publishing")
@@ -175,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=1500, help="offered readings/s in total")
     p.add_argument("--phone-interval", type=float, default=1.0, help="s between a phone's fixes")
     p.add_argument("--faults", type=int, default=30, help="devices that send a fault burst")
+    p.add_argument("--workers", type=int, help="stream workers of the stack it starts"
+                   " (default: the setting, 1)")
+    p.add_argument("--profile", metavar="DIR", help="py-spy the bridge, workers and API into"
+                   " DIR/NAME.txt (collapsed stacks) and print their heaviest frames")
     load_args(p, drain_timeout_s=60)
     args = p.parse_args(argv)
 
@@ -200,13 +239,31 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     print_table(
-        "processes",
-        [(n, f"{v['cpu_pct']:.0f}", f"{v['rss_mb']:.0f}") for n, v in r["processes"].items()],
-        header=("process", "CPU %", "RSS MB"),
+        "per-stage latency (ms; worker and bridge figures are histogram bucket bounds)",
+        [(name, f"{v.get('count', 0):,}", _ms(v.get("p50_ms")), _ms(v.get("p99_ms")))
+         for name, v in r["stages"].items()],
+        header=("stage", "count", "p50", "p99"),
     )
+    print_table(
+        "processes",
+        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
+         for n, v in r["processes"].items()],
+        header=("process", "CPU %", "CPU µs/msg", "RSS MB"),
+    )
+    print("  load average (1/5/15 min) at the end: "
+          + " / ".join(f"{x:.2f}" for x in r["load_average"]))
+    if args.profile:
+        for f in sorted(Path(args.profile).glob("*.txt")):
+            print_table(
+                f"{f.stem} profile (py-spy, {f})",
+                [(fr[:90], f"{i:.1f}", f"{s:.1f}") for fr, i, s in profile_summary(f, 15)],
+                header=("frame", "incl %", "self %"),
+            )
     print(f"  reference: {REFERENCE}")
-    headline = {k: r[k] for k in ("database", "msgs_per_s", "p50_ms", "p95_ms", "p99_ms", "lost",
-                                  "processes")}
+    headline = {k: r[k] for k in ("database", "msgs_per_s", "offered_per_s", "p50_ms",
+                                  "p95_ms", "p99_ms", "lost", "work_order", "alert", "stages",
+                                  "processes", "load_average")}
+    headline["args"] = {k: v for k, v in vars(args).items() if k not in ("json", "out_dir")}
     for path in write_outputs(
         "e2e", r, headline, json_path=args.json, out_dir=args.out_dir, plot=plot
     ):

@@ -27,7 +27,8 @@ import httpx
 import orjson
 import psycopg
 
-from bench.common import embedded_stack, latency_summary, print_table, write_outputs
+from bench.common import latency_summary, print_table, write_outputs
+from bench.stackctl import embedded_stack
 
 
 def _enrol(api_url: str, admin_token: str, count: int, run: str) -> list[tuple[str, str]]:

@@ -25,7 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import RawPublisher, embedded_stack, load_args, mqtt_address, percentile
+from bench.common import load_args, percentile
+from bench.load import RawPublisher
+from bench.stackctl import embedded_stack, mqtt_address
 
 TOPIC = "telemetry.readings"
 
@@ -116,7 +118,7 @@ def _raw_publisher(
     start_at: float,
     out: Any,
 ) -> None:
-    """One :class:`bench.common.RawPublisher` process: batches of 100 PUBLISHes per
+    """One :class:`bench.load.RawPublisher` process: batches of 100 PUBLISHes per
     write, so the load generator leaves the cores to the bridge."""
     pub = RawPublisher(host, port, f"bench-raw-{index}-{uuid.uuid4().hex[:6]}")
     topics = {d: f"fieldflow/devices/{d}/telemetry" for d in devices}

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import psycopg
 from confluent_kafka import Consumer
 
-from bench.common import embedded_stack, latency_summary, print_table, write_outputs
+from bench.common import latency_summary, print_table, write_outputs
+from bench.stackctl import embedded_stack
 from models.workorder import Status
 from services.outbox import Outbox
 from services.transitions import transition_order

@@ -1,4 +1,6 @@
-"""py-spy profiles of a worker for the benchmarks (``--profile FILE``)."""
+"""py-spy profiles for the benchmarks: ``bench streams --profile FILE`` (worker-1),
+``bench e2e --profile DIR`` (bridge, every worker, the API: one collapsed-stack file
+each, readable by speedscope or flamegraph.pl)."""
 
 from __future__ import annotations
 
@@ -8,31 +10,37 @@ from collections import Counter
 from pathlib import Path
 
 
-def profile_worker(pid: int, seconds: float, path: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy (if installed) samples the worker for ``seconds`` into collapsed stacks."""
+def _py_spy() -> Path | None:
     exe = Path(sys.executable).with_name("py-spy")
     if not exe.exists():
-        print("bench: py-spy not installed (pip install py-spy); no profile")
+        print("bench: py-spy not installed (pip install -e '.[dev]'); no profile")
+        return None
+    return exe
+
+
+def profile_worker(pid: int, seconds: float, path: Path,
+                   fmt: str = "raw") -> subprocess.Popen[bytes] | None:
+    """py-spy (if installed) samples ``pid`` for ``seconds`` into ``path`` (``raw``:
+    collapsed stacks; ``flamegraph``: an SVG), 50 samples/s, without pausing it."""
+    exe = _py_spy()
+    if exe is None:
         return None
     return subprocess.Popen(
-        [
-            str(exe),
-            "record",
-            "-p",
-            str(pid),
-            "-d",
-            str(int(seconds)),
-            "-r",
-            "50",
-            "-f",
-            "raw",
-            "-o",
-            str(path),
-            "--nonblocking",
-        ],
+        [str(exe), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "50",
+         "-f", fmt, "-o", str(path), "--nonblocking"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def profile_processes(pids: dict[str, int], seconds: float,
+                      out_dir: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each named process: ``out_dir/NAME.txt`` (collapsed stacks, which
+    :func:`profile_summary` reads)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    procs = [profile_worker(pid, seconds, out_dir / f"{name}.txt") for name, pid in pids.items()]
+    return [p for p in procs if p is not None]
+
 
 
 def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float, float]]:
@@ -54,5 +62,3 @@ def profile_summary(path: Path, top: int = 25) -> list[tuple[str, float, float]]
         own[frames[-1]] += int(n)
     return [(f, 100 * c / total, 100 * own[f] / total) for f, c in incl.most_common(top)]
 
-
-# -- the run -----------------------------------------------------------------------------

@@ -21,25 +21,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    LoadPlan,
-    ProcessSampler,
-    Publishers,
-    embedded_stack,
-    latency_summary,
-    load_args,
-    mqtt_address,
-    print_table,
-    service_pids,
-    write_outputs,
-)
+from bench.common import latency_summary, load_args, print_table, write_outputs
+from bench.fleet import plan_load, retire_fleet, seed_fleet
+from bench.load import Publishers
+from bench.procs import ProcessSampler
 from bench.profiling import profile_summary, profile_worker
+from bench.stackctl import embedded_stack, mqtt_address, service_pids
+from bench.stages import breakdown, snapshot
 from bench.streams_measure import (
     READINGS_SENT,
     WO_TOPIC,
@@ -52,143 +46,11 @@ from bench.streams_measure import (
     workorder_latencies,
 )
 
-RULE = "temperature > 90 severity major as overheating"
-ORIGIN = (51.5, -0.12)
-
-
-# -- seeding -----------------------------------------------------------------------------
-@dataclass
-class Fleet:
-    prefix: str
-    devices: list[str]
-    assets: dict[str, str]  # device -> asset
-    engineers: list[str] = field(default_factory=list)
-
-
-def seed_fleet(
-    database_url: str, prefix: str, devices: int, engineers: int, per_site: int = 50
-) -> Fleet:
-    """Customer, sites, one asset model with :data:`RULE`, assets with devices, engineers
-    on shift all day (skill hvac) with a last known position. All ids start with prefix."""
-    import random
-
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    rng = random.Random(prefix)
-    cust, model = f"{prefix}-cust", f"{prefix}-model"
-    fleet = Fleet(prefix, [f"{prefix}-d{i:05d}" for i in range(devices)], {})
-    n_sites = max(1, math.ceil(devices / per_site))
-    sites = [
-        (
-            f"{prefix}-s{i:03d}",
-            ORIGIN[0] + rng.uniform(-0.05, 0.05),
-            ORIGIN[1] + rng.uniform(-0.08, 0.08),
-        )
-        for i in range(n_sites)
-    ]
-    with psycopg.connect(database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute(
-            "INSERT INTO customers (id, name, sla_tier) VALUES (%s, 'Bench', 'gold')", (cust,)
-        )
-        conn.execute(
-            "INSERT INTO asset_models (id, name, required_skills, rules,"
-            " reading_timeout_s) VALUES (%s, 'Bench chiller', '{hvac}', %s, 2592000)",
-            (model, Jsonb([RULE])),
-        )
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO sites (id, customer_id, name, lat, lon, fence_radius_m)"
-                " VALUES (%s, %s, %s, %s, %s, 100)",
-                [(sid, cust, sid, lat, lon) for sid, lat, lon in sites],
-            )
-            rows = []
-            for i, dev in enumerate(fleet.devices):
-                asset = f"{prefix}-a{i:05d}"
-                fleet.assets[dev] = asset
-                rows.append((asset, sites[i % n_sites][0], model, dev))
-            cur.executemany(
-                "INSERT INTO assets (id, site_id, model_id, serial, device_id)"
-                " VALUES (%s, %s, %s, 'SN', %s)",
-                rows,
-            )
-            fleet.engineers = [f"{prefix}-e{i:04d}" for i in range(engineers)]
-            spots = [
-                (ORIGIN[0] + rng.uniform(-0.05, 0.05), ORIGIN[1] + rng.uniform(-0.08, 0.08))
-                for _ in fleet.engineers
-            ]
-            cur.executemany(
-                "INSERT INTO engineers (id, name, skills, shift_start, shift_end,"
-                " home_lat, home_lon, status) VALUES (%s, %s, '{hvac}', '00:00',"
-                " '23:59:59', %s, %s, 'online')",
-                [(e, e, la, lo) for e, (la, lo) in zip(fleet.engineers, spots, strict=True)],
-            )
-            cur.executemany(
-                "INSERT INTO engineer_last_position (engineer_id, ts, lat, lon,"
-                " source) VALUES (%s, now(), %s, %s, 'native')",
-                [(e, la, lo) for e, (la, lo) in zip(fleet.engineers, spots, strict=True)],
-            )
-    return fleet
-
-
-def retire_fleet(database_url: str, fleet: Fleet) -> None:
-    """After a run: cancel the run's open orders and take its engineers out of dispatch,
-    so a stack that keeps running (a demo, say) is not left with bench work."""
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE work_orders SET status = 'cancelled', updated_at = now()"
-            " WHERE asset_id = ANY(%s) AND status NOT IN"
-            " ('completed', 'signed_off', 'closed', 'cancelled')",
-            (list(fleet.assets.values()),),
-        )
-        conn.execute(
-            "UPDATE engineers SET skills = '{}', status = 'offline' WHERE id = ANY(%s)",
-            (fleet.engineers,),
-        )
-
-
-def plan_load(
-    host: str,
-    port: int,
-    fleet: Fleet,
-    *,
-    publishers: int,
-    rate: float,
-    duration: float,
-    faults: int,
-    phones: list[str] | None = None,
-    phone_interval_s: float = 1.0,
-) -> list[LoadPlan]:
-    """Split devices, phones and fault times (spread over 15%..75% of the run) over processes."""
-    fault_devs = fleet.devices[:: max(1, len(fleet.devices) // max(1, faults))][:faults]
-    when = {
-        d: duration * (0.15 + 0.6 * i / max(1, len(fault_devs))) for i, d in enumerate(fault_devs)
-    }
-    start_at = time.time() + 3.0  # the processes import paho meanwhile
-    plans = []
-    for i in range(publishers):
-        devs = fleet.devices[i::publishers]
-        plans.append(
-            LoadPlan(
-                index=i,
-                host=host,
-                port=port,
-                devices=devs,
-                rate=rate / publishers,
-                duration_s=duration,
-                start_at=start_at,
-                phones=(phones or [])[i::publishers],
-                phone_interval_s=phone_interval_s,
-                faults={d: when[d] for d in devs if d in when},
-                origin=ORIGIN,
-            )
-        )
-    return plans
-
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    from stack.settings import get_settings
+
+    run_dir = get_settings().run_dir
     with embedded_stack("streams", workers=args.workers) as (status, started):
         db, kafka = status["database_url"], status["kafka_bootstrap"]
         host, port = mqtt_address(status)
@@ -211,6 +73,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             faults=args.faults,
         )
         pids = service_pids(status)
+        before = snapshot(status, run_dir)
         pubs = Publishers(plans)
         sampler = ProcessSampler(pids)
         profiler = None
@@ -229,12 +92,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             args.drain_timeout,
         )
         processes = sampler.stop()
+        time.sleep(2.5)  # the workers write their stage timings every tick (2 s)
+        after = snapshot(status, run_dir)
         fault_sent = {d: ms for r in reports for d, ms in r["fault_sent_ms"].items()}
         fault_assets = [fleet.assets[d] for d in fault_sent]
         orders = wait_for_orders(db, fault_assets, args.drain_timeout)
-        lat = store_latencies(
-            db, [Source("readings", "device_id", fleet.devices, READINGS_SENT)], t_start
-        )
+        source = Source("readings", "device_id", fleet.devices, READINGS_SENT)
+        lat = store_latencies(db, [source], t_start)
+        stages = breakdown(before, after, db, [source])
         wo = workorder_latencies(kafka, wo_start, fleet, fault_sent)
         if profiler is not None:
             profiler.wait(30)
@@ -260,7 +125,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "work_orders": orders,
         "work_order_latency": wo_summary,
         "work_order_latency_ms": sorted(round(v, 1) for v in wo.values()),
-        "processes": processes,
+        "processes": {n: {**v, "cpu_us_per_msg": round(v["cpu_s"] * 1e6 / max(1, stored), 1)}
+                      for n, v in processes.items()},
+        "stages": stages,
+        "load_average": list(os.getloadavg()),
         "publish_per_second": _sum_per_second(reports),
         "args": vars(args),
         "started_stack": started,
@@ -341,7 +209,27 @@ def main(argv: list[str] | None = None) -> int:
             [(f[:90], f"{i:.1f}", f"{s:.1f}") for f, i, s in profile_summary(Path(args.profile))],
             header=("frame", "incl %", "self %"),
         )
-    headline = {k: r[k] for k in ("events_per_s", "p50_ms", "p99_ms", "lost")}
+    print_table(
+        "per-stage latency (ms; worker and bridge figures are histogram bucket bounds)",
+        [(name, f"{v.get('count', 0):,}", f"{v.get('p50_ms', math.nan):,.0f}",
+          f"{v.get('p99_ms', math.nan):,.0f}") for name, v in r["stages"].items()],
+        header=("stage", "count", "p50", "p99"),
+    )
+    print_table(
+        "processes",
+        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
+         for n, v in r["processes"].items()],
+        header=("process", "CPU %", "CPU µs/reading", "RSS MB"),
+    )
+    print("  load average (1/5/15 min) at the end: "
+          + " / ".join(f"{x:.2f}" for x in r["load_average"]))
+    headline = {k: r[k] for k in ("events_per_s", "events_per_s_per_worker", "workers",
+                                  "offered_per_s", "p50_ms", "p99_ms", "lost", "stages",
+                                  "load_average")}
+    headline["work_order"] = {k: wo[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms")}
+    headline["processes"] = {n: {k: v[k] for k in ("cpu_pct", "cpu_us_per_msg", "rss_mb")}
+                             for n, v in r["processes"].items()}
+    headline["args"] = {k: v for k, v in vars(args).items() if k not in ("json", "out_dir")}
     for path in write_outputs(
         "streams", r, headline, json_path=args.json, out_dir=args.out_dir, plot=plot
     ):

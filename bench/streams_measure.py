@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench.streams import Fleet
+    from bench.fleet import Fleet
 
 WO_TOPIC = "events.workorders"
 
@@ -118,14 +118,18 @@ def kafka_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def workorder_latencies(
-    bootstrap: str, start: dict[int, int], fleet: Fleet, fault_sent_ms: dict[str, float]
+ALERT_TOPIC = "events.alerts"
+
+
+def first_event_latencies(
+    bootstrap: str, topic: str, start: dict[int, int], sent_ms: dict[str, float],
+    key: Callable[[dict[str, Any]], str | None],
 ) -> dict[str, float]:
-    """Asset -> ms from the first hot reading's publish to its order's ``new`` event."""
+    """``key(event)`` -> ms from ``sent_ms[key]`` to the Kafka timestamp of its first event
+    on ``topic`` after the offsets ``start`` (events whose key is None are skipped)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    device_of = {a: d for d, a in fleet.assets.items()}
-    end = kafka_offsets(bootstrap, WO_TOPIC)
+    end = kafka_offsets(bootstrap, topic)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -133,7 +137,7 @@ def workorder_latencies(
             "enable.auto.commit": False,
         }
     )
-    consumer.assign([TopicPartition(WO_TOPIC, p, o) for p, o in start.items()])
+    consumer.assign([TopicPartition(topic, p, o) for p, o in start.items()])
     out: dict[str, float] = {}
     todo = {p for p in start if end.get(p, 0) > start[p]}
     deadline = time.monotonic() + 30
@@ -147,15 +151,34 @@ def workorder_latencies(
                     continue
                 if offset >= end[part] - 1:
                     todo.discard(part)
-                ev = json.loads(value)
-                asset = (ev.get("details") or {}).get("asset_id")
-                device = device_of.get(asset or "")
-                if (ev.get("to_status") == "new" and asset and device in fault_sent_ms
-                        and asset not in out):
-                    out[asset] = msg.timestamp()[1] - fault_sent_ms[device]
+                k = key(json.loads(value))
+                if k is not None and k in sent_ms and k not in out:
+                    out[k] = msg.timestamp()[1] - sent_ms[k]
     finally:
         consumer.close()
     return out
+
+
+def workorder_latencies(
+    bootstrap: str, start: dict[int, int], fleet: Fleet, fault_sent_ms: dict[str, float]
+) -> dict[str, float]:
+    """Asset -> ms from the first hot reading's publish to its order's ``new`` event."""
+    sent = {fleet.assets[d]: ms for d, ms in fault_sent_ms.items()}
+
+    def key(ev: dict[str, Any]) -> str | None:
+        return ((ev.get("details") or {}).get("asset_id") if ev.get("to_status") == "new"
+                else None)
+
+    return first_event_latencies(bootstrap, WO_TOPIC, start, sent, key)
+
+
+def alert_latencies(
+    bootstrap: str, start: dict[int, int], fault_sent_ms: dict[str, float]
+) -> dict[str, float]:
+    """Device -> ms from the first hot reading's publish to its ``opened`` alert event."""
+    return first_event_latencies(
+        bootstrap, ALERT_TOPIC, start, fault_sent_ms,
+        lambda ev: ev.get("device_id") if ev.get("state") == "opened" else None)
 
 
 def wait_for_orders(database_url: str, assets: list[str], timeout_s: float) -> int:

@@ -12,7 +12,8 @@ import threading
 from collections import Counter as _Counter
 from dataclasses import dataclass, field
 
-LATENCY_BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+LATENCY_BUCKETS_MS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 125, 150, 200, 250, 300,
+                      400, 500, 750, 1000, 1500, 2000, 2500, 5000, 10000)
 
 
 @dataclass

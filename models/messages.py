@@ -22,6 +22,8 @@ Ident = Annotated[str, Field(pattern=ID_PATTERN)]
 MAX_METRICS = 256
 METRIC_NAME_PATTERN = r"^[A-Za-z0-9_./:-]{1,64}$"
 METRIC_NAME_RE = re.compile(METRIC_NAME_PATTERN)  # fullmatch: "$" alone lets a trailing "\n" in
+MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Source(StrEnum):
@@ -73,7 +75,11 @@ class Reading(_Message):
 
     device_id: Ident
     ts: int
-    metrics: dict[str, float]
+    # Checked by pydantic-core itself (no Python validator per reading: the stream worker
+    # decodes 20,000 a second): 1..MAX_METRICS names matching METRIC_NAME_PATTERN (its
+    # "$" is the end of the text there), finite values.
+    metrics: Annotated[dict[MetricName, FiniteFloat],
+                       Field(min_length=1, max_length=MAX_METRICS)]
     source: Source = Source.NATIVE
     received_at: int | None = None
 
@@ -81,20 +87,6 @@ class Reading(_Message):
     @classmethod
     def _check_ts(cls, value: object) -> int:
         return parse_ts_ms(value)
-
-    @field_validator("metrics")
-    @classmethod
-    def _check_metrics(cls, metrics: dict[str, float]) -> dict[str, float]:
-        if not metrics:
-            raise ValueError("metrics must not be empty")
-        if len(metrics) > MAX_METRICS:
-            raise ValueError(f"at most {MAX_METRICS} metrics per reading")
-        for name, value in metrics.items():
-            if not METRIC_NAME_RE.fullmatch(name):
-                raise ValueError(f"bad metric name {name[:40]!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"metric {name!r} is not a finite number")
-        return metrics
 
 
 class DeadLetter(_Message):

@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from simulators.clock import save_clock, start_after
+from simulators.etaeval import BASELINE_SPEED_MPS
 from simulators.load import run_load
 from simulators.plots import write_plots
 from simulators.report import format_table
@@ -50,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", default=None,
                    help="talk to this API instead of the one `fieldflow status` names")
     p.add_argument("--report", type=Path, default=None, help="write the JSON report here")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write the ETA table (horizons, ours, baselines) here")
+    p.add_argument("--eta-baseline-speed", type=float, default=BASELINE_SPEED_MPS,
+                   help="m/s of the great-circle ETA baseline")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--load", action="store_true", help="load mode: readings only")
     p.add_argument("--rate", type=float, default=1.0, help="load: readings/s per device")
@@ -101,11 +106,19 @@ def home_of(st: dict[str, Any]) -> Path:
     return Path(st.get("home") or ".fieldflow")
 
 
+def eta_headline(report: dict[str, Any]) -> dict[str, Any]:
+    """What ``--json`` writes: the ETA table and the run it came from."""
+    run = report["run"]
+    return {"eta": report["eta"], "run": {k: run[k] for k in (
+        "seed", "speed", "duration_s", "simulated_s", "engineers", "sites", "devices")}}
+
+
 def run_scenario(args: argparse.Namespace, st: dict[str, Any], opts: ScenarioOptions
                  ) -> dict[str, Any]:
     sc = build_scenario(opts, start_after(home_of(st)))
     runner = Runner(sc, Endpoints(st["api_url"], st.get("mqtt_fleet_url") or st["mqtt_url"],
-                                  st["admin_token"]))
+                                  st["admin_token"]),
+                    baseline_speed_mps=args.eta_baseline_speed)
     try:
         runner.setup()
         bar = None if args.no_progress else tqdm(total=round(opts.duration_s), unit="sim s",
@@ -134,6 +147,10 @@ def run_scenario(args: argparse.Namespace, st: dict[str, Any], opts: ScenarioOpt
         base = args.report.with_suffix("")
         plots = write_plots(report, runner.truth, sc, base)
         print(f"report: {args.report}; plots: {', '.join(str(p) for p in plots)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(eta_headline(report), indent=2) + "\n")
+        print(f"ETA table: {args.json}")
     if report["run"]["missing_endpoints"]:
         print("missing API endpoints: " + ", ".join(report["run"]["missing_endpoints"]))
     return report

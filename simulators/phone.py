@@ -21,12 +21,12 @@ from typing import Any
 
 from models.timeutil import to_datetime
 from simulators.api import Api, ApiError
+from simulators.etaeval import TripTruth
 from simulators.mqttio import MqttPool
 from simulators.noise import GpsNoise
-from simulators.report import ts_of
 from simulators.roads import Point, Route, speed_at
 from simulators.scenario import Engineer, Scenario, Site
-from simulators.truth import Arrival, EtaSample, Truth
+from simulators.truth import Arrival, Truth
 
 log = logging.getLogger("fieldflow.simulators.phone")
 PRIORITY_RANK = {"P1": 0, "P2": 1, "P3": 2, "P4": 3}
@@ -136,7 +136,6 @@ class Phone:
         self.wait_since_ms = 0
         self.work_until_ms = 0
         self._next_poll = 0.0
-        self._next_eta = 0.0
         self._inside_at_start = False
         self.battery = self.rng.uniform(60, 100)
 
@@ -160,6 +159,7 @@ class Phone:
                 continue
             self.battery = max(5.0, self.battery - 0.01)
             flat, flon = self.sc.grid.to_latlon(fix.xy)
+            self.truth.fixes.setdefault(self.eng.id, []).append((ts, flat, flon))
             self.mqtt.publish(*position_message(
                 self.eng.id, ts, owntracks=self.eng.owntracks, lat=flat, lon=flon,
                 acc=fix.accuracy_m, speed=speed, heading=heading, battery=self.battery))
@@ -248,28 +248,15 @@ class Phone:
                 self.state = "idle"
             return
         if now_ms < trip.end_ms:
-            self._sample_eta(trip.order_id)
             return
         assert trip.site is not None
         self._inside_at_start = trip.enter_ms is None
         if trip.enter_ms is not None:
             self.truth.arrivals.append(
                 Arrival(self.eng.id, trip.site.id, trip.order_id, trip.enter_ms))
+            self.truth.trips.append(TripTruth(self.eng.id, trip.order_id, trip.depart_ms,
+                                              trip.enter_ms, trip.site.lat, trip.site.lon))
         self.state, self.wait_since_ms = "wait_checkin", now_ms
-
-    def _sample_eta(self, order_id: str) -> None:
-        if time.monotonic() < self._next_eta:
-            return
-        self._next_eta = time.monotonic() + 1.0
-        eta = self.api.eta(order_id)
-        if eta is None:
-            return
-        at, when = eta.get("ts"), eta.get("eta")
-        at_ms, eta_ms = ts_of(at), ts_of(when)
-        if at_ms is not None and eta_ms is not None and not any(
-                s.work_order_id == order_id and s.at_ms == at_ms
-                for s in self.truth.eta_samples[-20:]):
-            self.truth.eta_samples.append(EtaSample(order_id, at_ms, eta_ms))
 
     def _wait_checkin(self, now_ms: int) -> None:
         assert self.current is not None

@@ -47,9 +47,10 @@ def write_plots(report: dict[str, Any], truth: Truth, sc: Scenario, base: Path) 
             ax.hist(values, bins=min(20, max(3, len(values))), color="#3b7dd8")
         ax.set_title(title)
         ax.set_ylabel("faults")
-    arrival = {a.work_order_id: a.ts_ms for a in truth.arrivals}
-    pts = [((arrival[s.work_order_id] - s.at_ms) / 60_000, (s.eta_ms - arrival[s.work_order_id])
-            / 1000) for s in truth.eta_samples if s.work_order_id in arrival]
+    trips = {t.work_order_id: t for t in truth.trips}  # ETAs of the drive, not of the queue
+    pts = [((t.arrival_ms - s.at_ms) / 60_000, (s.eta_ms - t.arrival_ms) / 1000)
+           for s in truth.eta_samples
+           if (t := trips.get(s.work_order_id)) and t.depart_ms <= s.at_ms <= t.arrival_ms]
     axes[2].scatter([p[0] for p in pts], [p[1] for p in pts], s=12, c="#d8703b")
     axes[2].axhline(0, color="grey", lw=0.8)
     axes[2].invert_xaxis()
@@ -59,7 +60,7 @@ def write_plots(report: dict[str, Any], truth: Truth, sc: Scenario, base: Path) 
     eta = report.get("eta_mae_s") or {}
     fig.suptitle("ETA MAE (s): " + ", ".join(f"{k} {'-' if v is None else v}"
                                              for k, v in eta.items()) if eta
-                 else f"ETA MAE: no sample near 30/15/5 min before an arrival "
+                 else f"ETA MAE: no published ETA 5/10/20 min before an arrival "
                       f"({len(truth.eta_samples)} samples)", y=1.04)
     path = base.with_name(base.name + "-latency.png")
     fig.savefig(path, dpi=110, bbox_inches="tight")

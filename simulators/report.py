@@ -7,8 +7,8 @@ issue's figures plus detail. Matching rules:
   was created between the onset and the heal (or the end of the run);
 - a true arrival was checked in when a geofence ``enter`` of the same engineer at the
   same site lies within ``checkin_tolerance_s`` of it;
-- ETA error at horizon H: for each arrival, the ETA sample computed closest to H before
-  the arrival (within a quarter of H), error = |eta - true arrival|.
+- ETA error at horizons 5, 10 and 20 minutes beside a great-circle baseline: see
+  :mod:`simulators.etaeval`.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from models.timeutil import parse_ts_ms
 from simulators.devices import FaultTruth
-from simulators.truth import Arrival, EtaSample, Truth
+from simulators.etaeval import BASELINE_SPEED_MPS, evaluate, format_eta_table
+from simulators.truth import Arrival, Truth
 
-HORIZONS_MIN = (30, 15, 5)
 KEYS = ("faults_injected", "orders_created", "duplicate_orders", "orders_closed",
         "orders_still_open",
         "arrivals_true", "checkins_detected", "eta_mae_s", "onset_to_order_s_p50",
@@ -61,22 +61,6 @@ def checked_in(arrival: Arrival, geofence: Iterable[dict[str, Any]], tolerance_s
     return False
 
 
-def eta_errors(arrivals: list[Arrival], samples: list[EtaSample], horizon_s: float
-               ) -> list[float]:
-    by_order: dict[str, list[EtaSample]] = {}
-    for s in samples:
-        by_order.setdefault(s.work_order_id, []).append(s)
-    errors = []
-    for a in arrivals:
-        want = a.ts_ms - horizon_s * 1000
-        near = [s for s in by_order.get(a.work_order_id, [])
-                if abs(s.at_ms - want) <= horizon_s * 250 and s.at_ms <= a.ts_ms]
-        if near:
-            best = min(near, key=lambda s: abs(s.at_ms - want))
-            errors.append(abs(best.eta_ms - a.ts_ms) / 1000)
-    return errors
-
-
 def checkin_ms(order: dict[str, Any], truth: Truth) -> int | None:
     """When the order went on site: the platform's stamp, except for manual check-ins,
     which the API stamps with wall-clock time; for those the phone's simulated time."""
@@ -103,6 +87,7 @@ def compute_report(
     geofence: list[dict[str, Any]],
     *,
     checkin_tolerance_s: float = 600.0,
+    baseline_speed_mps: float = BASELINE_SPEED_MPS,
 ) -> dict[str, Any]:
     """The report dict (``KEYS`` first, then detail)."""
     end = truth.ended_ms
@@ -125,10 +110,10 @@ def compute_report(
         if due is not None and checkin is not None:
             sla_n += 1
             sla_ok += checkin <= due
-    eta: dict[str, float | None] = {}
-    for h in HORIZONS_MIN:
-        errs = eta_errors(truth.arrivals, truth.eta_samples, h * 60)
-        eta[f"{h}m"] = round(statistics.fmean(errs), 1) if errs else None
+    eta_table = evaluate(truth.trips, truth.eta_samples, truth.fixes,
+                         baseline_speed_mps=baseline_speed_mps)
+    eta = {h: None if r["ours"]["mae_min"] is None else round(r["ours"]["mae_min"] * 60, 1)
+           for h, r in eta_table["horizons"].items()}
     detected = [a for a in truth.arrivals if checked_in(a, geofence, checkin_tolerance_s)]
     return {
         "faults_injected": len(truth.faults),
@@ -143,6 +128,7 @@ def compute_report(
         "onset_to_order_s_p50": _median(to_order),
         "onset_to_onsite_s_p50": _median(to_onsite),
         "sla_compliance": round(sla_ok / sla_n, 3) if sla_n else None,
+        "eta": eta_table,
         "detail": {
             "faults_without_order": sorted(k for k, v in per_fault.items() if not v),
             "orders_per_fault": {k: [o["id"] for o in v] for k, v in per_fault.items()},
@@ -167,4 +153,6 @@ def format_table(report: dict[str, Any]) -> str:
         if isinstance(value, dict):
             value = ", ".join(f"{k} {'-' if v is None else v}" for k, v in value.items()) or "0"
         lines.append(f"{key:<24} {'-' if value is None else value}")
+    if "eta" in report:
+        lines += ["", format_eta_table(report["eta"])]
     return "\n".join(lines)

@@ -23,6 +23,8 @@ import httpx
 from simulators.api import Api, ApiError
 from simulators.clock import SimClock
 from simulators.devices import DeviceSim
+from simulators.etaeval import BASELINE_SPEED_MPS
+from simulators.etafeed import EtaFeed
 from simulators.mqttio import InboxListener, MqttPool
 from simulators.phone import Phone
 from simulators.report import compute_report, still_open, ts_of
@@ -47,8 +49,11 @@ class Endpoints:
 
 class Runner:
     def __init__(self, sc: Scenario, ep: Endpoints, *, clock: SimClock | None = None,
-                 mqtt_connections: int = 2) -> None:
+                 mqtt_connections: int = 2,
+                 baseline_speed_mps: float = BASELINE_SPEED_MPS) -> None:
         self.sc, self.ep = sc, ep
+        self.baseline_speed_mps = baseline_speed_mps
+        self.eta_feed = EtaFeed(ep.api_url, ep.admin_token)
         self.clock = clock or SimClock(sc.options.speed, start_ms=sc.start_ms,
                                        max_lead_s=sc.options.max_lead_s)
         self.truth = Truth(started_ms=sc.start_ms)
@@ -79,6 +84,7 @@ class Runner:
     # -- setup -------------------------------------------------------------------
     def setup(self) -> SeedResult:
         self.seeded = seed(self.api, self.sc)
+        self.eta_feed.start()  # every ETA the platform publishes from now on
         if self.turbofans:
             m = TURBOFAN
             self.api.ensure("asset-models", {
@@ -233,6 +239,7 @@ class Runner:
             self._measure_rate()
             time.sleep(tick_wall_s)
         self.truth.ended_ms = self.clock.now_ms()
+        self.truth.eta_samples = self.eta_feed.snapshot()
         self.truth.messages = {"published": self.mqtt.sent, "turbofan_failures": sum(
             t.failures for t in self.turbofans.values())}
         self.mqtt.flush()
@@ -251,7 +258,9 @@ class Runner:
         orders = self._run_orders()
         geofence = [g for g in self.api.geofence_events()
                     if g.get("engineer_id") in engineers and (ts_of(g.get("ts")) or 0) >= since]
-        report = compute_report(self.truth, orders, geofence)
+        self.truth.eta_samples = self.eta_feed.snapshot()  # with the last ones to land
+        report = compute_report(self.truth, orders, geofence,
+                                baseline_speed_mps=self.baseline_speed_mps)
         report["run"] = {
             "seed": self.sc.options.seed, "speed": self.sc.options.speed,
             "duration_s": self.sc.options.duration_s,
@@ -259,9 +268,14 @@ class Runner:
             "engineers": len(self.sc.engineers), "sites": len(self.sc.sites),
             "devices": len(self.sc.assets), "messages": self.mqtt.sent,
             "missing_endpoints": sorted(self.api.missing),
+            "eta_feed_reconnects": self.eta_feed.reconnects,
             "seed_notes": self.seeded.notes if self.seeded else [],
         }
         report["truth"] = self.truth.to_json()
+        # the ETA evaluation's inputs, so its table can be recomputed (etaeval.evaluate)
+        report["eta_inputs"] = {
+            "published": [[p.work_order_id, p.at_ms, p.eta_ms] for p in self.truth.eta_samples],
+            "fixes": self.truth.fixes}
         return report
 
     def log_off(self) -> None:
@@ -274,6 +288,7 @@ class Runner:
                 log.warning("could not log %s off: %s", engineer_id, exc)
 
     def close(self) -> None:
+        self.eta_feed.stop()
         self.log_off()
         self.mqtt.close()
         self.inbox.close()

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simulators.devices import FaultTruth
+from simulators.etaeval import Fix, Published, TripTruth
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,7 @@ class Arrival:
     ts_ms: int
 
 
-@dataclass(frozen=True)
-class EtaSample:
-    """The platform's ETA for an order as the phone saw it: computed at ``at_ms``."""
-
-    work_order_id: str
-    at_ms: int
-    eta_ms: int
+EtaSample = Published  # the platform's ETA for an order, computed at ``at_ms``
 
 
 @dataclass
@@ -35,6 +30,9 @@ class Truth:
     arrivals: list[Arrival] = field(default_factory=list)
     eta_samples: list[EtaSample] = field(default_factory=list)
     track: list[tuple[str, int, float, float]] = field(default_factory=list)
+    # every completed trip to a site, and every fix the phones reported (ETA evaluation)
+    trips: list[TripTruth] = field(default_factory=list)
+    fixes: dict[str, list[Fix]] = field(default_factory=dict)
     manual_checkins: list[str] = field(default_factory=list)
     # simulated time of each manual check-in (the API stamps its own wall-clock time)
     manual_checkin_ms: dict[str, int] = field(default_factory=dict)
@@ -47,6 +45,7 @@ class Truth:
             "faults": [asdict(f) for f in self.faults],
             "arrivals": [asdict(a) for a in self.arrivals],
             "eta_samples": len(self.eta_samples),
+            "trips": [asdict(t) for t in self.trips],
             "manual_checkins": self.manual_checkins,
             "messages": self.messages,
         }

@@ -26,13 +26,18 @@ async def refresh_registry(force: bool = False) -> None:
     """Reload asset models' rules and the device -> asset map (new assets appear live);
     shared by every partition. The open alerts are read once, for fresh partitions."""
     c = ctx.caches
-    if not force and c.registry and time.monotonic() - c.registry_at < ctx.settings.refresh_s:
+    if (not force and c.registry
+            and time.monotonic() - c.registry_checked_at < ctx.settings.refresh_s):
         return
     pool = await ctx.db_pool()
     async with pool.connection() as conn:
         devices = await q.device_registry(conn)
         if c.open_alerts is None:
             c.open_alerts = await q.open_alerts(conn)
+    c.registry_checked_at = time.monotonic()
+    if len(devices) == len(c.registry) and all(
+            c.registry.get(d["device_id"]) == d for d in devices):
+        return  # unchanged: every partition keeps its devices (no re-registering)
     spec: dict[str, list[object]] = {}
     for d in devices:
         rules = d["rules"] if d["rules"] is not None else []

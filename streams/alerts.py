@@ -16,8 +16,12 @@ same machinery (``process_prediction``); silence beyond a device's timeout raise
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
+from typing import Any
 
 from models.messages import AlertEvent, AlertState, Reading, Severity
 from models.rules import (  # the grammar lives below the streams and the API
@@ -58,6 +62,9 @@ class _Device:
     offline_key: str | None = None
 
 
+_TS, _CLS = itemgetter(0), itemgetter(1)
+
+
 class Window:
     """A (device, fault)'s recent samples ``(ts, class, value)`` in event-time order, and
     the trailing run: the class of the newest sample and since when it has held.
@@ -71,6 +78,43 @@ class Window:
         self.samples: list[tuple[int, int, float]] = []
         self.run_cls = NORMAL
         self.run_start = 0
+
+    def __getstate__(self) -> tuple[list[tuple[int, int, int]], int, int]:
+        """Snapshots keep the runs, not every sample: ``(class, first ts, last ts)`` per
+        run of one class (a device reading 10 times a second holds ~4,000 samples in the
+        lateness horizon, which made each 5-s snapshot of a busy partition cost seconds).
+        Restored, a run is its first and last sample: the trailing run, the newest time
+        and the answer to every in-order sample are the same. Two things differ for at
+        most one horizon after a restore: a late reading replayed into the middle of a
+        run is placed beside those two instead of its exact neighbours, and once the
+        horizon trims a run that began before the snapshot, its start moves to the run's
+        last restored sample rather than the oldest real one left (so a run's age can
+        look younger, delaying, never advancing, an open or a clear)."""
+        s = self.samples
+        if not s:
+            return [], self.run_cls, self.run_start
+        # The trailing run is known (run_cls since run_start): only what precedes it is
+        # scanned, usually nothing.
+        head = s[:bisect_left(s, self.run_start, key=_TS)]
+        runs = []
+        for cls, group in groupby(head, key=_CLS):
+            members = list(group)
+            runs.append((cls, members[0][0], members[-1][0]))
+        runs.append((self.run_cls, self.run_start, s[-1][0]))
+        return runs, self.run_cls, self.run_start
+
+    def __setstate__(self, state: Any) -> None:
+        if len(state) == 2:  # a snapshot from before: (None, slots)
+            slots = state[1]
+            self.samples, self.run_cls, self.run_start = (
+                slots["samples"], slots["run_cls"], slots["run_start"])
+            return
+        runs, self.run_cls, self.run_start = state
+        self.samples = []
+        for cls, first, last in runs:
+            self.samples.append((first, cls, math.nan))
+            if last != first:
+                self.samples.append((last, cls, math.nan))
 
     def add(self, ts: int, cls: int, value: float, horizon_ms: float) -> bool:
         """Place a sample and forget those older than ``horizon_ms`` before the newest;
@@ -169,16 +213,22 @@ class AlertProcessor:
 
     def process_prediction(self, device_id: str, ts: int, p_fail: float,
                            *, rul: float | None = None, rul_unit: str = "h",
+                           rul_interval: tuple[float, float, float] | None = None,
                            fault_type: str = "predicted_failure") -> list[AlertEvent]:
         """A fault-model output: opens at ``p_open``, clears below ``p_clear`` for a while.
 
         ``rul`` (remaining useful life, in ``rul_unit``: hours, or cycles for C-MAPSS)
-        goes into the alert's details and message."""
+        goes into the alert's details and message; so does ``rul_interval``, the
+        prediction interval ``(low, high, coverage)`` when the model gives one."""
         cfg = self.config
         rule = Rule("p_fail", ">=", cfg.p_open, fault_type, clear_at=cfg.p_clear,
                     clear_after_s=cfg.prediction_clear_s, kind="prediction")
         severe = p_fail >= 0.9 or (rul is not None and rul < 24)
         extra = {} if rul is None else {"rul": f"{rul:g} {rul_unit}"}
+        if rul is not None and rul_interval is not None:
+            low, high, cover = rul_interval
+            extra["rul_interval"] = f"{low:.0f}\u2013{high:.0f} {rul_unit}"
+            extra["rul_interval_coverage"] = f"{cover:.0%}"
         return self._evaluate(device_id, rule, ts, p_fail, extra=extra,
                               severity=Severity.CRITICAL if severe else Severity.MAJOR)
 

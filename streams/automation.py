@@ -48,7 +48,11 @@ def order_for_alert(alert: AlertEvent, device: dict[str, Any]) -> NewOrder:
     what = "Predicted failure" if alert.kind == "prediction" else alert.fault_type.replace("_", " ")
     description = alert.message
     if alert.kind == "prediction" and "rul" in alert.details:
-        description += f" Predicted time left: {alert.details['rul']}."
+        description += f" Predicted time left: {alert.details['rul']}"
+        if "rul_interval" in alert.details:  # how sure: "(90% interval 30-55 cycles)"
+            description += (f" ({alert.details.get('rul_interval_coverage', '')} interval "
+                            f"{alert.details['rul_interval']})")
+        description += "."
     return NewOrder(
         title=f"{what.capitalize()} on {device['asset_id']}",
         priority=PRIORITY[alert.severity],

@@ -48,7 +48,8 @@ class Caches:
     registry: dict[str, dict[str, Any]] = field(default_factory=dict)
     bad_rules: set[BadRule] = field(default_factory=set)
     open_alerts: list[dict[str, Any]] | None = None
-    registry_at: float = 0.0
+    registry_at: float = 0.0  # when the registry last changed (partitions re-register then)
+    registry_checked_at: float = 0.0  # when it was last read
     active_orders: list[dict[str, Any]] = field(default_factory=list)
     orders_at: float = 0.0
     fault_model: ModelLoader | None = None

@@ -1,9 +1,12 @@
 """Live ETAs for active orders, recomputed on every fix (pure: no I/O, no wall clock).
 
-remaining = great-circle(engineer, site) x the region's detour factor (``TravelModel``);
-speed = a blend of the engineer's smoothed moving speed (EWMA of observed speeds, stops
-ignored) and the learned time-of-day speed; the smoothed speed weighs more when it is
-fresh and the trip is short, the profile when the trip is long (traffic ahead matters).
+Once :class:`~streams.eta_learn.EtaCalibration` has learned from enough finished trips,
+time left = great-circle(engineer, site) x a pace learned per distance band and heading
+alignment, combining the engineer's smoothed moving speed and the time-of-day profile
+by how well each predicted past trips. Until then (the prior): remaining = great-circle
+x the region's detour factor (``TravelModel``); speed = a blend of the smoothed moving
+speed (EWMA of observed speeds, stops ignored) and the learned time-of-day speed; the
+smoothed speed weighs more when it is fresh and the trip is short.
 An ``EtaUpdate`` is published only when the ETA moved by more than
 ``max(min_change_s, min_change_frac x time remaining)`` since the last publication, the
 late-vs-SLA flag flipped, or ``republish_s`` of event time passed, so ``events.eta`` is
@@ -19,7 +22,8 @@ from dataclasses import dataclass, field
 
 from models.geo import haversine_m
 from models.messages import EtaUpdate, Position
-from models.travel import MIN_SPEED_MPS, TravelLearner, TravelModel, region_of
+from models.travel import DEFAULT_SPEED_MPS, MIN_SPEED_MPS, TravelLearner, TravelModel, region_of
+from streams.eta_learn import EtaCalibration, Sample, alignment_of
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class _Motion:
 
 Anchor = tuple[int, float, float, float]  # (ts, lat, lon, driven_m up to this fix)
 HISTORY = 128  # recent anchors kept per trip, to place its start at the en_route moment
+SAMPLES = 720  # fixes of a trip kept to learn from (two hours at one fix per 10 s)
 
 
 @dataclass
@@ -68,6 +73,12 @@ class _Trip:
     history: deque[Anchor] = field(default_factory=lambda: deque(maxlen=HISTORY))
     start_driven_m: float = 0.0
     based_on: int | None = None  # the en_route time ``start`` was placed at
+    samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A trip from a snapshot taken before samples were kept starts with none."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("samples", deque(maxlen=SAMPLES))
 
 
 @dataclass
@@ -76,8 +87,14 @@ class EtaEstimator:
 
     learner: TravelLearner = field(default_factory=TravelLearner)
     config: EtaConfig = field(default_factory=EtaConfig)
+    calibration: EtaCalibration = field(default_factory=EtaCalibration)
     _trips: dict[str, _Trip] = field(default_factory=dict)
     _motion: dict[str, _Motion] = field(default_factory=dict)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Snapshots taken before the calibration existed restore without one."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("calibration", EtaCalibration())
 
     @property
     def model(self) -> TravelModel:
@@ -123,33 +140,52 @@ class EtaEstimator:
             en_route = trip.order.en_route_ms
             if en_route is not None and trip.based_on != en_route and position.ts >= en_route:
                 self._start_at(trip, en_route)
-            update = self.estimate(trip.order, position)
+            update = self.estimate(trip.order, position, trip)
             if self._worth_publishing(trip.last_pub, update):
                 trip.last_pub = update
                 out.append(update)
         return out
 
-    def estimate(self, order: ActiveOrder, position: Position) -> EtaUpdate:
-        """The ETA of ``order`` from ``position`` now (published or not)."""
+    def estimate(self, order: ActiveOrder, position: Position,
+                 trip: _Trip | None = None) -> EtaUpdate:
+        """The ETA of ``order`` from ``position`` now (published or not); with ``trip``,
+        the fix is also kept as a sample to learn from when the trip ends."""
         cfg = self.config
         model = self.model
         straight = haversine_m(position.lat, position.lon, order.site_lat, order.site_lon)
         remaining = 0.0 if straight <= cfg.arrived_m else straight * model.detour(
             position.lat, position.lon)
-        profile = model.speed(position.ts)
-        motion = self._motion.get(position.engineer_id)
+        profile = max(MIN_SPEED_MPS, model.speed(position.ts))
+        observed = self._fresh_speed(position)
+        moving = position.speed_mps is None or position.speed_mps >= cfg.stop_speed_mps
+        align = alignment_of(position.heading if moving else None, position.lat,
+                             position.lon, order.site_lat, order.site_lon)
+        if trip is not None:
+            trip.samples.append(Sample(position.ts, straight, align, observed, profile))
+        pace = self.calibration.pace(straight, align, observed, profile) if remaining else None
         weight = 0.0
-        speed = profile
-        fresh = motion is not None and position.ts - motion.speed_ts <= cfg.fresh_s * 1000
-        if motion is not None and motion.speed is not None and fresh:
-            profile_s = remaining / max(MIN_SPEED_MPS, profile)
-            weight = cfg.max_blend * min(1.0, motion.samples / 5) * math.exp(-profile_s / 3600)
-            speed = weight * motion.speed + (1 - weight) * profile
-        speed = max(MIN_SPEED_MPS, speed)
-        seconds = remaining / speed
+        if pace is not None:
+            seconds = straight * pace
+            weight = self.calibration.weight(straight, align) or 0.0
+            speed = remaining / seconds
+        else:
+            speed = profile
+            if observed is not None:
+                profile_s = remaining / profile
+                motion = self._motion[position.engineer_id]
+                # an hour no trip has taught the profile yet is the flat default: it says
+                # nothing about the traffic ahead, so the observed speed is all there is
+                learned_hour = model.speed(position.ts) != DEFAULT_SPEED_MPS
+                weight = min(1.0, motion.samples / 5) * (
+                    cfg.max_blend * math.exp(-profile_s / 3600) if learned_hour else 1.0)
+                speed = weight * observed + (1 - weight) * profile
+                weight = min(1.0, weight / cfg.max_blend)
+            speed = max(MIN_SPEED_MPS, speed)
+            seconds = remaining / speed
         eta_ts = position.ts + round(seconds * 1000)
-        learned = region_of(position.lat, position.lon) in model.detour_by_region
-        confidence = (0.95 * math.exp(-seconds / 7200) * (0.7 + 0.3 * weight / cfg.max_blend)
+        learned = pace is not None or region_of(position.lat, position.lon) in \
+            model.detour_by_region
+        confidence = (0.95 * math.exp(-seconds / 7200) * (0.7 + 0.3 * weight)
                       * (1.0 if learned else 0.85) * (1.0 if remaining else 1 / 0.95))
         late_by = None
         if order.sla_due_ms is not None:
@@ -158,6 +194,15 @@ class EtaEstimator:
             work_order_id=order.work_order_id, engineer_id=position.engineer_id, ts=position.ts,
             eta_ts=eta_ts, remaining_m=round(remaining, 1), speed_mps=round(speed, 2),
             confidence=round(min(1.0, confidence), 3), late_by_s=late_by)
+
+    def _fresh_speed(self, position: Position) -> float | None:
+        """The engineer's smoothed moving speed, if recent enough to count."""
+        motion = self._motion.get(position.engineer_id)
+        if motion is None or motion.speed is None:
+            return None
+        if position.ts - motion.speed_ts > self.config.fresh_s * 1000:
+            return None
+        return motion.speed
 
     def on_arrival(self, work_order_id: str, ts: int,
                    en_route_ms: int | None = None) -> TravelModel | None:
@@ -177,6 +222,7 @@ class EtaEstimator:
         duration_s = (ts - trip.start[0]) / 1000
         if duration_s <= 0:
             return None
+        self.calibration.observe([x for x in trip.samples if x.ts >= trip.start[0]], ts)
         start = (trip.start[1], trip.start[2])
         return self.learner.observe_trip(
             start, (o.site_lat, o.site_lon), driven, duration_s, trip.start[0])

@@ -25,7 +25,7 @@ import logging
 import pickle
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -33,6 +33,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from stack.settings import Settings
 from store.snapshots import Snapshot, load_snapshots, save_snapshots
 from streams.app import MAX_POLL_INTERVAL_S
+from streams.stageclock import StageClock, stages_file
 from streams.watermark import PartitionStates, Watermark
 
 log = logging.getLogger("fieldflow.streams.partitioned")
@@ -58,6 +59,14 @@ class PartitionedConsumer(Generic[S]):
     tick: Callable[[], Awaitable[None]]
     on_assignment: Callable[[], None] = lambda: None
     tick_s: float = 2.0
+    clock: StageClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = StageClock(stages_file(self.settings.run_dir, self.worker, self.topic))
+
+    def persisted(self) -> None:
+        """The current batch is stored (called by ``process`` between its stages)."""
+        self.clock.mark("stored")
 
     def dumps(self, state: S) -> bytes:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -89,14 +98,44 @@ class PartitionedConsumer(Generic[S]):
         now = int(time.time() * 1000)
         for tp in partitions:
             snap = snaps.get(tp.partition)
-            state = self.loads(snap.state) if snap else None
+            state = self._restore(tp.partition, snap.state) if snap else None
             if state is not None:
                 state.watermark.restored(now)
-                tp.offset = snap.next_offset if snap else tp.offset
+                if snap is not None and self._offset_exists(consumer, tp, snap.next_offset):
+                    tp.offset = snap.next_offset
             self.states.assign(tp.partition, state)
         consumer.assign(partitions)
         log.info("%s: assigned %s (restored %s)", self.topic, gained, sorted(snaps))
         self.on_assignment()
+
+    def _restore(self, partition: int, blob: bytes) -> S | None:
+        """A snapshot this code cannot read (its classes changed shape) starts the
+        partition empty from its committed offset, rather than failing every assignment."""
+        try:
+            return self.loads(blob)
+        except Exception as exc:
+            log.warning("%s[%d]: snapshot unreadable (%s: %s); starting the partition empty",
+                        self.topic, partition, type(exc).__name__, exc)
+            return None
+
+    def _offset_exists(self, consumer: Consumer, tp: TopicPartition, offset: int) -> bool:
+        """Whether the snapshot's offset is in this partition's log. Past its end, the log
+        is not the one the snapshot read (an embedded broker keeps topics in memory: a
+        restarted stack starts them empty): the partition is then read from its committed
+        offset (or the earliest), with the snapshot's state kept."""
+        try:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(self.topic, tp.partition), timeout=10)
+        except KafkaException as exc:
+            log.warning("%s[%d]: end offset unknown (%s); reading from the snapshot's %d",
+                        self.topic, tp.partition, exc, offset)
+            return True
+        if offset <= high:
+            return True
+        log.warning("%s[%d]: the snapshot's offset %d is past the log's end %d (the broker"
+                    " lost its data?): reading from the committed offset instead",
+                    self.topic, tp.partition, offset, high)
+        return False
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [tp.partition for tp in partitions]
@@ -145,10 +184,12 @@ class PartitionedConsumer(Generic[S]):
     async def _loop(self, consumer: Consumer) -> None:
         s = self.settings
         next_tick = next_snapshot = time.monotonic()
+        size = s.worker_batch_size
         while True:
-            records = await asyncio.to_thread(
-                consumer.consume, s.worker_batch_size, s.worker_batch_seconds)
+            records = await asyncio.to_thread(consumer.consume, size, s.worker_batch_seconds)
+            size = next_batch_size(size, len(records), s.worker_batch_size)
             batch: Batch = {}
+            self.clock.consumed([r.timestamp()[1] for r in records])
             for record in records:
                 error = record.error()
                 if error is not None:
@@ -159,20 +200,38 @@ class PartitionedConsumer(Generic[S]):
                     batch.setdefault(part, []).append(record)
             if batch:
                 await self.process(batch)
+                self.clock.mark("processed")
             if records:
+                # Asynchronous: the next batch need not wait for the broker's answer; a
+                # commit that fails (a rebalance, say) means replay, never loss.
                 try:
-                    await asyncio.to_thread(consumer.commit, asynchronous=False)
-                except KafkaException as exc:  # e.g. a rebalance: replayed, not lost
+                    consumer.commit(asynchronous=True)
+                except KafkaException as exc:
                     log.warning("%s: offsets not committed (%s)", self.topic, exc)
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + self.tick_s
                 await self.tick()
+                self.clock.write()
             if now >= next_snapshot:
                 next_snapshot = now + s.snapshot_interval_s
                 owned = self.states.partitions()
                 if owned:
                     await asyncio.to_thread(self._snapshot, consumer, owned, drop=False)
+
+
+BATCH_GROWTH = 8  # a backlog is read in batches of up to 8 x worker_batch_size
+
+
+def next_batch_size(size: int, got: int, base: int) -> int:
+    """The next consume's batch size, driven by load: a full batch means records are
+    waiting (a backlog): double it, up to ``BATCH_GROWTH * base``, so each transaction,
+    COPY and commit carries more; a batch under half full halves it, down to ``base``."""
+    if got >= size:
+        return min(size * 2, base * BATCH_GROWTH)
+    if got < size // 2:
+        return max(base, size // 2)
+    return size
 
 
 def key_of(record: Message) -> str:

@@ -29,6 +29,7 @@ GROUP = "fieldflow-positions"
 
 async def persist_positions(batch: list[Position]) -> None:
     await write_batch(copy_positions, batch, what="persist_positions", log=log)
+    consumer.persisted()
 
 
 async def process_positions(batch: Batch) -> None:

@@ -24,7 +24,7 @@ from streams.state import ReadingsState
 log = logging.getLogger("fieldflow.streams.predictions")
 # Readings of watched assets that came before the model was loaded (first start trains
 # it in the background): replayed into the windows once it is, so none of them is lost.
-PENDING_PER_DEVICE = 128  # > the model's 30-cycle window
+PENDING_PER_DEVICE = 256  # > the model's window (200 cycles since version 1.1)
 
 
 def predictor() -> FaultPredictor | None:
@@ -61,8 +61,10 @@ async def predict_failures(state: ReadingsState, batch: list[Reading]) -> None:
     # Every ready update is predicted (in one vectorised call), in event-time order.
     preds = model.predict_snapshots([snap for _, _, snap in snapshots])
     events: list[AlertEvent] = []
+    cover = model.interval_coverage  # None for a model file without intervals
     for (device_id, ts, _snap), pred in zip(snapshots, preds, strict=True):
         p = max(pred.p_fail, 1.0 if pred.rul < ctx.settings.fault_rul_alert_cycles else 0.0)
+        interval = None if cover is None else (pred.low, pred.high, cover)
         events += state.alerts.process_prediction(device_id, ts, p, rul=round(pred.rul, 1),
-                                                  rul_unit="cycles")
+                                                  rul_unit="cycles", rul_interval=interval)
     await retry_db(lambda ev=events: apply_alerts(ev), what="prediction alerts", log=log)

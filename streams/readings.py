@@ -33,6 +33,7 @@ GROUP = "fieldflow-readings"
 
 async def persist_readings(batch: list[Reading]) -> None:
     await write_batch(copy_readings, batch, what="persist_readings", log=log)
+    consumer.persisted()
 
 
 async def process_readings(batch: Batch) -> None:

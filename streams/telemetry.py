@@ -36,7 +36,8 @@ async def observe_times(topic: str, partition: int, wm: Watermark, batch: Sequen
     skewed: list[tuple[str, int, int, int | None]] = []
     for item in sorted(batch, key=lambda m: m.ts):  # type: ignore[attr-defined]
         ts: int = item.ts  # type: ignore[attr-defined]
-        if not wm.observe(ts, wall_ms, reference=ctx.now()):
+        # the reference only counts for a partition's first record (ctx.now() is not free)
+        if not wm.observe(ts, wall_ms, reference=ctx.now() if wm.value is None else None):
             skewed.append((key(item), ts, partition, wm.value))
     if not skewed:
         return

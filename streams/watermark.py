@@ -6,10 +6,10 @@ device offline, SLA acceptance and escalation, alert auto-clear) fire on. Per-ke
 never look at it. The rules:
 
 - an event at most ``max_ahead_ms`` ahead of the watermark moves it to the event's time
-  (never back); an event further ahead is *skewed*: stored and flagged by the caller, its
-  key's own rules still run, but it does not move the watermark. A fresh partition (no
-  watermark yet) measures ahead against ``reference`` (the wall clock, or the worker's
-  newest partition time when that is later);
+  (never back, but for the one case below); an event further ahead is *skewed*: stored
+  and flagged by the caller, its key's own rules still run, but it does not move the
+  watermark. A fresh partition (no watermark yet) measures ahead against ``reference``
+  (the wall clock, or the worker's newest partition time when that is later);
 - when the partition has been idle (no record) for ``idle_ms`` of wall time, the
   watermark keeps moving: to the wall clock when the stream was tracking it (live, within
   ``max_ahead_ms`` of it: a simulator running hours ahead on the worker's other partitions
@@ -18,6 +18,11 @@ never look at it. The rules:
   wall time while records flowed (an accelerated simulator) for at most ``max_ahead_ms``
   past the last record. So a fleet that goes silent still goes offline, and a simulator that stopped
   does not drag time on for ever;
+- a watermark left in the future by an accelerated stream that has stopped (more than
+  ``max_ahead_ms`` past the wall clock, and no record near it for ``idle_ms``) comes back
+  to live time when a live record (within ``max_ahead_ms`` of the wall clock) arrives: the
+  stream tracks the wall clock again. Without this, a live device that reports on a
+  partition a finished simulator left hours ahead would be offline at its first reading;
 - a restored watermark starts its idle wall-clock anchor at the restore: time while no
   one owned the partition is not credited (its records are replayed instead).
 
@@ -45,6 +50,7 @@ class Watermark:
     anchor_wall: int = 0
     anchor_value: int = 0
     rate: float = 1.0
+    lead_wall: int = 0  # wall clock when a record at the watermark's front last arrived
 
     def observe(self, ts: int, wall_ms: int, reference: int | None = None) -> bool:
         """A record at event time ``ts`` seen at wall time ``wall_ms``; False when it is
@@ -54,13 +60,24 @@ class Watermark:
             return False  # nor does it count as the partition not being idle
         self.last_record_wall = wall_ms
         self.last_record_value = max(self.last_record_value, ts)
-        if self.value is None:
+        if self.value is None or self._left_in_the_future(ts, wall_ms):
             self.value = ts
-            self.anchor_wall, self.anchor_value = wall_ms, ts
+            self.anchor_wall, self.anchor_value, self.rate = wall_ms, ts, 1.0
         elif ts > self.value:
             self.value = ts
+        if ts >= self.value - self.max_ahead_ms:
+            self.lead_wall = wall_ms
         self._measure(wall_ms)
         return True
+
+    def _left_in_the_future(self, ts: int, wall_ms: int) -> bool:
+        """The watermark is far past the wall clock, nothing has reached it for ``idle_ms``,
+        and ``ts`` is live and far behind it: the accelerated stream stopped."""
+        assert self.value is not None
+        return (self.value > wall_ms + self.max_ahead_ms
+                and abs(ts - wall_ms) <= self.max_ahead_ms
+                and ts < self.value - self.max_ahead_ms
+                and wall_ms - self.lead_wall >= self.idle_ms)
 
     def _measure(self, wall_ms: int) -> None:
         """Event time per wall time over windows of at least 2 s of records flowing."""
@@ -86,6 +103,7 @@ class Watermark:
             self.value = max(self.value, wall_ms)  # live: the wall clock, whatever others do
         elif reference is not None:
             self.value = max(self.value, reference)
+            self.lead_wall = wall_ms  # records still flow at the front, elsewhere
         else:
             gained = int((wall_ms - self.last_record_wall) * self.rate)
             limit = max(self.value, self.last_record_value + self.max_ahead_ms)
@@ -97,6 +115,7 @@ class Watermark:
     def restored(self, wall_ms: int) -> Watermark:
         """This watermark as a new owner takes it over at wall time ``wall_ms``."""
         self.last_record_wall = wall_ms
+        self.lead_wall = wall_ms
         self.anchor_wall = wall_ms
         self.anchor_value = self.value or 0
         return self

@@ -1,7 +1,7 @@
 """The ML fault model: window features, RUL regressor, calibrated failure classifier.
 
-Imports stdlib, numpy, scikit-learn, pydantic and joblib only (tqdm and matplotlib are
-imported lazily by the training CLI and the report plot).
+Imports stdlib, numpy, scikit-learn (with its threadpoolctl), pydantic and joblib only
+(tqdm and matplotlib are imported lazily by the training CLI and the report plot).
 """
 
 from models.fault.features import AssetWindow, FeatureConfig, FeatureSpec, IncompleteReadingError

@@ -10,10 +10,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from models.fault.conditions import ConditionNormalizer
+from models.fault.conformal import ConformalBands
 from models.fault.features import FeatureConfig, FeatureSpec
 
 FORMAT = "fieldflow-fault-model/1"
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"  # 1.1: EWM features, prediction intervals
 
 
 class ArtifactError(ValueError):
@@ -82,6 +83,7 @@ def save_artifact(
     classifier: Any,
     spec: FeatureSpec,
     metadata: ModelMetadata,
+    intervals: ConformalBands | None = None,
 ) -> Path:
     """Write the model atomically (temp file, then rename)."""
     target = Path(path)
@@ -94,6 +96,7 @@ def save_artifact(
             "spec": spec_to_dict(spec),
             "regressor": regressor,
             "classifier": classifier,
+            "intervals": None if intervals is None else intervals.model_dump(),
         },
         tmp,
         compress=3,
@@ -103,7 +106,8 @@ def save_artifact(
 
 
 def load_artifact(path: str | Path) -> dict[str, Any]:
-    """Read a model file and check its format; metadata and spec are parsed."""
+    """Read a model file and check its format; metadata, spec and intervals are parsed
+    (a file from before intervals existed has ``intervals`` None)."""
     obj = joblib.load(Path(path))
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise ArtifactError(f"{path}: not a {FORMAT} file")
@@ -112,4 +116,6 @@ def load_artifact(path: str | Path) -> dict[str, Any]:
         "spec": spec_from_dict(obj["spec"]),
         "regressor": obj["regressor"],
         "classifier": obj["classifier"],
+        "intervals": None if obj.get("intervals") is None
+        else ConformalBands.model_validate(obj["intervals"]),
     }

@@ -6,8 +6,9 @@ fewer than ``N`` cycles), so the incremental :class:`AssetWindow` produces the s
 feature vector for an asset's last cycle as :func:`batch_features` does in training.
 
 Per selected sensor: the last level, rolling means over ``mean_windows``, least-squares
-slopes over ``slope_windows`` and the standard deviation over the whole window; plus the
-number of cycles seen (``cycle``).
+slopes over ``slope_windows``, the standard deviation over the whole window and
+exponentially weighted means over ``ewm_spans`` (weights ``(1 - 2/(span+1))**lag`` over
+the cycles in the window, normalised); plus the number of cycles seen (``cycle``).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ class FeatureConfig(BaseModel):
     slope_windows: tuple[int, ...] = (10, 20, 30)
     include_cycle: bool = True
     min_cycles: int = Field(default=5, ge=1)
+    # Off by default so a model file written before these existed loads unchanged.
+    ewm_spans: tuple[int, ...] = ()
 
     @model_validator(mode="after")
     def _positive(self) -> FeatureConfig:
-        if min((*self.mean_windows, *self.slope_windows), default=1) < 1:
+        if min((*self.mean_windows, *self.slope_windows, *self.ewm_spans), default=1) < 1:
             raise ValueError("windows must be at least one cycle")
         if not self.mean_windows and not self.slope_windows:
             raise ValueError("need at least one window")
@@ -57,6 +60,7 @@ def feature_names(sensors: Sequence[str], config: FeatureConfig) -> list[str]:
         names.extend(f"{s}_mean{w}" for w in config.mean_windows)
         names.extend(f"{s}_slope{w}" for w in config.slope_windows)
         names.append(f"{s}_std{config.length}")
+        names.extend(f"{s}_ewm{span}" for span in config.ewm_spans)
     if config.include_cycle:
         names.append("cycle")
     return names
@@ -88,6 +92,10 @@ def features_from_windows(
     mean_all, cnt = _masked_mean(windows, valid)
     dev = (windows - mean_all[:, None, :]) * valid[:, :, None]
     per_sensor.append(np.sqrt(np.einsum("bns,bns->bs", dev, dev) / cnt))
+    lag = (n - 1 - pos)[None, :]
+    for span in config.ewm_spans:
+        weight = np.where(valid, (1.0 - 2.0 / (span + 1.0)) ** lag, 0.0)
+        per_sensor.append(np.einsum("bn,bns->bs", weight, windows) / weight.sum(axis=1)[:, None])
     # interleave: sensor-major order matching feature_names
     stacked = np.stack(per_sensor, axis=2)  # (B, S, k)
     out = stacked.reshape(b, s * len(per_sensor))

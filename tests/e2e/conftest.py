@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -109,6 +110,33 @@ class Stack:
         finally:
             consumer.close()
         return got
+
+
+def mqtt_client(stack: Stack, user: str | None, password: str | None,
+                host: str | None = None) -> tuple[mqtt.Client, Any]:
+    """An MQTT v5 client logged in as ``user`` (anonymous when None), its loop running;
+    returns it and the reason code of its CONNACK (``.is_failure`` when refused)."""
+    connected = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        result["reason"] = reason
+        connected.set()
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
+                    protocol=mqtt.MQTTv5)
+    if user:
+        c.username_pw_set(user, password)
+    c.on_connect = on_connect
+    c.connect(host or stack.mqtt_host, stack.mqtt_port)
+    c.loop_start()
+    assert connected.wait(10), "no CONNACK in 10 s"
+    return c, result["reason"]
+
+
+def close_mqtt(c: mqtt.Client) -> None:
+    c.loop_stop()
+    c.disconnect()
 
 
 def wait_until(check: Any, timeout_s: float = 30, interval: float = 0.2) -> Any:

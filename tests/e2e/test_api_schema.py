@@ -1,6 +1,11 @@
 """Schemathesis fuzzes every operation of /openapi.json with every role's token: no
 answer may be a 5xx (the admin run is the long one; the other roles mostly meet 403s
-and scoped 404s, which must stay 4xx too)."""
+and scoped 404s, which must stay 4xx too).
+
+The stack is the session's, shared with every other test: the admin run uses an admin of
+its own, and leaves out revoking tokens and disabling users. Token ids are small integers,
+so a fuzzed ``DELETE /tokens/{id}`` once revoked the session's bootstrap token and every
+later test got 401 (CI, 2026-12-04). Those two are covered by test_hardening_tokens."""
 
 from __future__ import annotations
 
@@ -18,8 +23,6 @@ ROLES = ("admin", "dispatcher", "engineer", "customer", "device")
 
 
 def _token(stack: Stack, role: str) -> str:
-    if role == "admin":
-        return stack.admin_token
     w = make_world(stack, engineers=1)
     if role == "engineer":
         return w.tokens[w.engineers[0]]
@@ -36,6 +39,8 @@ def test_no_server_errors_under_fuzzing(stack: Stack, tmp_path: Path, role: str)
     token = _token(stack, role)
     long_run = role == "admin"
     cli = Path(sys.executable).parent / "schemathesis"
+    shared_state = (["--exclude-path", "/api/v1/tokens/{token_id}",
+                     "--exclude-path", "/api/v1/users/{user_id}/disable"] if long_run else [])
     result = subprocess.run(
         [
             str(cli), "run", f"{stack.api_url}/openapi.json",
@@ -51,6 +56,7 @@ def test_no_server_errors_under_fuzzing(stack: Stack, tmp_path: Path, role: str)
             "--suppress-health-check", "all",
             "--warnings", "off",
             "--report-dir", str(tmp_path),
+            *shared_state,
         ],
         cwd=REPO,
         capture_output=True,

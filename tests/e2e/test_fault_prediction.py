@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from models.fault.predictor import FaultPredictor
 from simulators.cmapss_replay import replay_file
 from stack.settings import REPO_ROOT
 from tests.e2e.conftest import SHARED_MODEL_ENV, Stack, wait_until
@@ -65,11 +66,15 @@ def test_replayed_units_get_orders_before_failure_and_healthy_none(stack: Stack)
     time.sleep(3)
     found = orders()
     assert set(found) == {devices[u] for u in FAILING}, "healthy unit must get no order"
+    # a model file with prediction intervals (version 1.1 on) puts them in the order
+    with_interval = FaultPredictor.load(SHARED_MODEL_ENV["FIELDFLOW_FAULT_MODEL_PATH"]).intervals
+    coverage = f"{with_interval.coverage:.0%} interval " if with_interval else None
     for unit in FAILING:
         _oid, created_at, fault, description = found[devices[unit]]
         assert fault == "predicted_failure"
         assert created_at.timestamp() * 1000 < last_ts[devices[unit]], "order after the end"
         assert "Predicted time left" in description and "cycles" in description
+        assert coverage is None or coverage in description, description
     alerts = query(stack.database_url, "SELECT device_id, kind, fault_type, severity, state,"
                    " dedup_key, message FROM alerts WHERE device_id = ANY(%s)",
                    (list(devices.values()),))

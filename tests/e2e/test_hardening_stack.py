@@ -10,25 +10,20 @@ routable address (here 0.0.0.0, as an operator sets it so that phones can connec
 
 from __future__ import annotations
 
-import json
-import shutil
 import stat
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-import paho.mqtt.client as mqtt
 import psutil
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from stack.procs import find_mosquitto
-from tests.e2e.conftest import REPO, Stack, stack_env, stack_home
+from tests.e2e.conftest import REPO, Stack, close_mqtt, mqtt_client, run_stack
 
 pytestmark = [
     pytest.mark.e2e,
@@ -38,28 +33,12 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def open_host_stack() -> Iterator[Stack]:
-    home = stack_home()
-    env = stack_env(home, FIELDFLOW_HOST="0.0.0.0", FIELDFLOW_PARTITIONS="1")
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "stack.cli", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
-
-    up = cli("up", "--detach")
-    if up.returncode != 0:
-        log = home / "logs" / "supervisor.log"
-        pytest.fail(f"fieldflow up failed: {up.stderr}\n{log.read_text() if log.exists() else ''}")
-    try:
-        status = json.loads(cli("status", "--json").stdout)
-        yield Stack(home, env, status)
-    finally:
-        cli("down")
-        shutil.rmtree(home, ignore_errors=True)
+    yield from run_stack(FIELDFLOW_HOST="0.0.0.0", FIELDFLOW_PARTITIONS="1")
 
 
 def _listening(port: int) -> set[str]:
-    return {c.laddr.ip for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+    return {c.laddr.ip for c in psutil.net_connections(kind="tcp")  # type: ignore[union-attr]
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}  # type: ignore[union-attr]
 
 
 def test_backends_listen_on_loopback_whatever_the_host(open_host_stack: Stack) -> None:
@@ -97,26 +76,11 @@ def test_secret_files_are_private(open_host_stack: Stack) -> None:
 
 
 def _connack(stack: Stack, login: tuple[str, str] | None) -> Any:
-    done = threading.Event()
-    got: dict[str, Any] = {}
-
-    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        got["reason"] = reason
-        done.set()
-
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
-                    protocol=mqtt.MQTTv5)
-    if login:
-        c.username_pw_set(*login)
-    c.on_connect = on_connect
-    c.connect("127.0.0.1", stack.mqtt_port)
-    c.loop_start()
-    try:
-        assert done.wait(10)
-    finally:
-        c.loop_stop()
-        c.disconnect()
-    return got["reason"]
+    # the stack listens on 0.0.0.0 here: connect to loopback
+    user, password = login if login else (None, None)
+    c, reason = mqtt_client(stack, user, password, host="127.0.0.1")
+    close_mqtt(c)
+    return reason
 
 
 def test_mqtt_needs_a_login_by_default(open_host_stack: Stack) -> None:

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,12 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from stack.procs import find_mosquitto
-from tests.e2e.conftest import REPO, Stack, stack_env, stack_home, wait_until
+from tests.e2e.conftest import Stack, close_mqtt, mqtt_client, run_stack, wait_until
 from tests.e2e.test_ingest import consume_all
 
 pytestmark = [
@@ -42,48 +37,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def auth_stack() -> Iterator[Stack]:
-    home = stack_home()
-    env = stack_env(home, FIELDFLOW_MQTT_AUTH="true", FIELDFLOW_PARTITIONS="2")
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "stack.cli", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=300)
-
-    up = cli("up", "--detach")
-    if up.returncode != 0:
-        log = home / "logs" / "supervisor.log"
-        pytest.fail(f"fieldflow up failed: {up.stderr}\n{log.read_text() if log.exists() else ''}")
-    try:
-        status = json.loads(cli("status", "--json").stdout)
-        yield Stack(home, env, status)
-    finally:
-        cli("down")
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _client(stack: Stack, user: str | None, password: str | None) -> tuple[mqtt.Client, Any]:
-    """An MQTT v5 client; returns it and the reason code of its CONNACK."""
-    connected = threading.Event()
-    result: dict[str, Any] = {}
-
-    def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        result["reason"] = reason
-        connected.set()
-
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
-                    protocol=mqtt.MQTTv5)
-    if user:
-        c.username_pw_set(user, password)
-    c.on_connect = on_connect
-    c.connect(stack.mqtt_host, stack.mqtt_port)
-    c.loop_start()
-    assert connected.wait(10)
-    return c, result["reason"]
-
-
-def _close(c: mqtt.Client) -> None:
-    c.loop_stop()
-    c.disconnect()
+    yield from run_stack(FIELDFLOW_MQTT_AUTH="true", FIELDFLOW_PARTITIONS="2")
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +62,8 @@ def test_anonymous_and_wrong_passwords_are_refused(auth_stack: Stack, creds: dic
                                                    ) -> None:
     run = creds["run"]
     for user, password in ((None, None), (f"dev-a{run}", "wrong")):
-        c, reason = _client(auth_stack, user, password)
-        _close(c)
+        c, reason = mqtt_client(auth_stack, user, password)
+        close_mqtt(c)
         assert reason.is_failure, (user, reason)
 
 
@@ -118,7 +72,7 @@ def test_device_may_publish_to_its_own_topic_only(auth_stack: Stack, creds: dict
     run = creds["run"]
     a, b = f"a{run}", f"b{run}"
     acks: dict[int, Any] = {}
-    dev_a, reason = _client(auth_stack, f"dev-{a}", creds[f"dev-{a}"])
+    dev_a, reason = mqtt_client(auth_stack, f"dev-{a}", creds[f"dev-{a}"])
     assert not reason.is_failure
     dev_a.on_publish = lambda _c, _u, mid, rc, _p: acks.__setitem__(mid, rc)
     ts = int(time.time() * 1000)
@@ -126,7 +80,7 @@ def test_device_may_publish_to_its_own_topic_only(auth_stack: Stack, creds: dict
                            json.dumps({"ts": ts, "metrics": {"forged": 1}}), qos=1)
     own = dev_a.publish(f"fieldflow/devices/{a}/telemetry",
                         json.dumps({"ts": ts, "metrics": {"own": 1}}), qos=1)
-    phone, _ = _client(auth_stack, f"eng-e{run}", creds[f"eng-e{run}"])
+    phone, _ = mqtt_client(auth_stack, f"eng-e{run}", creds[f"eng-e{run}"])
     phone_forged = phone.publish(f"fieldflow/devices/{b}/telemetry",
                                  json.dumps({"ts": ts, "metrics": {"forged": 2}}), qos=1)
     for info in (forged, own, phone_forged):
@@ -135,11 +89,11 @@ def test_device_may_publish_to_its_own_topic_only(auth_stack: Stack, creds: dict
     assert acks[forged.mid].is_failure  # PUBACK "Not authorized" (MQTT v5)
     assert not acks[own.mid].is_failure
     # b's own, later message: same key, same partition, after any forged one.
-    dev_b, _ = _client(auth_stack, f"dev-{b}", creds[f"dev-{b}"])
+    dev_b, _ = mqtt_client(auth_stack, f"dev-{b}", creds[f"dev-{b}"])
     dev_b.publish(f"fieldflow/devices/{b}/telemetry",
                   json.dumps({"ts": ts, "metrics": {"legit": 1}}), qos=1).wait_for_publish(10)
     for c in (dev_a, dev_b, phone):
-        _close(c)
+        close_mqtt(c)
 
     def readings(msgs: list[Any]) -> list[dict[str, Any]]:
         return [json.loads(m.value()) for m in msgs
@@ -164,7 +118,7 @@ def test_bridge_killed_mid_burst_loses_nothing(auth_stack: Stack, creds: dict[st
         with lock:
             acked += 1
 
-    pub, _ = _client(auth_stack, f"dev-{device}", creds[f"dev-{device}"])
+    pub, _ = mqtt_client(auth_stack, f"dev-{device}", creds[f"dev-{device}"])
     pub.on_publish = on_publish
     t0 = int(time.time() * 1000)
     killed = False
@@ -176,7 +130,7 @@ def test_bridge_killed_mid_burst_loses_nothing(auth_stack: Stack, creds: dict[st
             os.kill(old_pid, signal.SIGKILL)  # the supervisor restarts it
             killed = True
     wait_until(lambda: acked >= total, timeout_s=60)
-    _close(pub)
+    close_mqtt(pub)
 
     def bridge() -> dict[str, Any]:
         svc: dict[str, Any] = json.loads(auth_stack.cli("status", "--json").stdout)["services"][

@@ -149,9 +149,9 @@ def test_the_session_reconnects_after_a_broker_restart(broker: Broker) -> None:
 
 
 def test_the_bench_raw_publisher_delivers_every_message_once(broker: Broker) -> None:
-    """bench.common.RawPublisher (the benchmarks' load generator) -> mosquitto -> Session:
+    """bench.load.RawPublisher (the benchmarks' load generator) -> mosquitto -> Session:
     every QoS 1 message arrives and every one is PUBACKed to the publisher."""
-    from bench.common import RawPublisher
+    from bench.load import RawPublisher
 
     class AckingInbox(Inbox):  # ack as they come: the broker holds 1,000 unacked at most
         session: Session | None = None

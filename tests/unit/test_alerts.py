@@ -176,3 +176,66 @@ def test_window_keeps_the_trailing_run_like_a_full_scan(
         assert [(t, c) for t, c, _v in w.samples] == sorted(kept.items())
         if w.samples:
             assert (w.run_cls, w.run_start) == run_by_scan(w.samples)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 400), st.sampled_from([0, 1, 2])), max_size=80),
+    st.lists(st.tuples(st.integers(1, 30), st.sampled_from([0, 1, 2])), max_size=40),
+    st.integers(5_000, 120_000),
+)
+def test_a_snapshotted_window_decides_in_order_samples_like_the_original(
+    before: list[tuple[int, int]], after: list[tuple[int, int]], horizon_ms: int
+) -> None:
+    """A window's snapshot keeps its runs (not every sample): restored, it has the same
+    trailing run and newest time, its runs are the original's, and every later in-order
+    sample gets the same answer and the same trailing class. The run's start is the same
+    too, except once the horizon trims a run that began before the snapshot: the original
+    then starts it at its oldest kept sample, the restored window (which kept only the
+    run's first and last) at a later one, never an earlier one."""
+    import pickle
+
+    from streams.alerts import Window, run_by_scan
+
+    w = Window()
+    for step, cls in before:
+        w.add(step * 1000, cls, 0.0, horizon_ms)
+    back: Window = pickle.loads(pickle.dumps(w))
+    assert back.__getstate__() == w.__getstate__()
+    if w.samples:
+        assert back.samples[-1][0] == w.samples[-1][0]
+        assert run_by_scan(back.samples) == run_by_scan(w.samples) == (w.run_cls, w.run_start)
+    ts = max((t for t, _c, _v in w.samples), default=0)
+    for gap, cls in after:
+        ts += gap * 1000
+        assert back.add(ts, cls, 0.0, horizon_ms) == w.add(ts, cls, 0.0, horizon_ms)
+        assert back.run_cls == w.run_cls
+        assert back.run_start >= w.run_start
+        if back.run_start != w.run_start:
+            assert w.run_start == w.samples[0][0]  # a run trimmed by the horizon
+
+
+def test_a_window_snapshotted_before_runs_restores() -> None:
+    """Snapshots written before windows kept runs (pickle's default slots state) load."""
+    from streams.alerts import Window
+
+    w = Window.__new__(Window)
+    w.__setstate__((None, {"samples": [(1000, 0, 70.0), (2000, 1, 95.0)], "run_cls": 1,
+                           "run_start": 2000}))
+    assert (w.samples, w.run_cls, w.run_start) == ([(1000, 0, 70.0), (2000, 1, 95.0)], 1, 2000)
+
+
+def test_prediction_interval_reaches_the_work_order() -> None:
+    from streams.automation import order_for_alert
+
+    p = proc()
+    (opened,) = p.process_prediction("d1", T0, p_fail=1.0, rul=12.4, rul_unit="cycles",
+                                     rul_interval=(5.2, 21.7, 0.9))
+    assert opened.details["rul_interval"] == "5\u201322 cycles"
+    assert opened.details["rul_interval_coverage"] == "90%"
+    device = {"asset_id": "a1", "site_id": "s1", "customer_id": "c1", "required_skills": []}
+    order = order_for_alert(opened, device)
+    assert order.description.endswith(
+        "Predicted time left: 12.4 cycles (90% interval 5\u201322 cycles).")
+    (plain,) = proc().process_prediction("d1", T0, p_fail=1.0, rul=12.4, rul_unit="cycles")
+    assert "rul_interval" not in plain.details  # a model without intervals: as before
+    assert order_for_alert(plain, device).description.endswith("Predicted time left: 12.4 cycles.")

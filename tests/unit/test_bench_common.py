@@ -7,19 +7,12 @@ import math
 import os
 from pathlib import Path
 
-from bench.common import (
-    ProcessSampler,
-    latency_summary,
-    mqtt_address,
-    percentile,
-    position_payload,
-    print_table,
-    reading_payload,
-    service_pids,
-    write_outputs,
-)
+from bench.common import latency_summary, percentile, print_table, write_outputs
+from bench.fleet import Fleet, plan_load
+from bench.load import position_payload, reading_payload
+from bench.procs import ProcessSampler
 from bench.profiling import profile_summary
-from bench.streams import Fleet, plan_load
+from bench.stackctl import mqtt_address, service_pids
 from ingest.router import Router
 from models.codec import decode
 from models.messages import Position, Reading

@@ -115,3 +115,25 @@ def test_fit_conditions_groups_noise() -> None:
     assert fit_conditions(ops).shape == (1, 3)
     ops[:50, 0] += 42.0
     assert fit_conditions(ops).shape == (2, 3)
+
+
+def test_ewm_weights_recent_cycles_and_matches_the_formula() -> None:
+    cfg = FeatureConfig(mean_windows=(6,), slope_windows=(6,), ewm_spans=(3,), include_cycle=False)
+    assert feature_names(["a"], cfg)[-1] == "a_ewm3"
+    z = np.array([0.0, 0.0, 0.0, 4.0, 4.0])[:, None]  # a step up, 5 cycles of a 6-cycle window
+    feats = batch_features(z, np.zeros(5, np.int64), cfg)
+    decay = 1 - 2 / (3 + 1)
+    w = decay ** np.arange(4, -1, -1)  # oldest first; the padding row has no weight
+    assert feats[-1, -1] == pytest.approx(float((w * z[:, 0]).sum() / w.sum()))
+    assert feats[-1, -1] > feats[-1, 1]  # nearer the new level than the plain mean
+    assert feats[0, -1] == 0.0 and feats[3, -1] > 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 12), level=st.floats(-5, 5), spans=st.lists(st.integers(1, 30), min_size=1,
+                                                                     max_size=3))
+def test_ewm_of_a_constant_is_the_constant(n: int, level: float, spans: list[int]) -> None:
+    cfg = FeatureConfig(mean_windows=(8,), slope_windows=(8,), ewm_spans=tuple(spans),
+                        include_cycle=False)
+    feats = batch_features(np.full((n, 1), level), np.zeros(n, np.int64), cfg)
+    np.testing.assert_allclose(feats[:, -len(spans):], level, atol=1e-9)

@@ -12,8 +12,9 @@ import pytest
 
 from models.fault.artifact import save_artifact
 from models.fault.cli import DATA_DIR, main
-from models.fault.cmapss import CmapssData, load_cmapss, sha256_file
+from models.fault.cmapss import CmapssData, load_cmapss, rul_targets, sha256_file
 from models.fault.features import FeatureConfig
+from models.fault.metrics import rmse
 from models.fault.predictor import FaultPredictor, Prediction
 from models.fault.train import TrainConfig, evaluate, features_for, train
 from simulators.cmapss_replay import METRIC_NAMES, replay_file, unit_readings
@@ -21,7 +22,8 @@ from simulators.cmapss_replay import METRIC_NAMES, replay_file, unit_readings
 TRAIN = DATA_DIR / "train_FD001.txt"
 TEST = DATA_DIR / "test_FD001.txt"
 RUL = DATA_DIR / "RUL_FD001.txt"
-SMALL = TrainConfig(max_iter=30, features=FeatureConfig(mean_windows=(5, 10), slope_windows=(10,)))
+SMALL = TrainConfig(max_iter=30, cv_folds=3,
+                    features=FeatureConfig(mean_windows=(5, 10), slope_windows=(10,)))
 
 
 def _subset(data: CmapssData, units: list[int]) -> CmapssData:
@@ -40,6 +42,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         classifier=model.classifier,
         spec=model.spec,
         metadata=model.metadata,
+        intervals=model.intervals,
     )
     return path
 
@@ -81,6 +84,20 @@ def test_evaluate_small(model_path: Path) -> None:
     test = _subset(load_cmapss(TEST), [1, 2, 3])
     ev = evaluate(model, test, np.loadtxt(RUL)[:3])
     assert ev.metrics["n_test_units"] == 3 and ev.metrics["rmse"] >= 0
+
+
+def test_model_beats_predicting_the_mean_on_held_out_units() -> None:
+    """Trained on 20 units, scored at every cycle of 10 others: better than a constant."""
+    data = load_cmapss(TRAIN)
+    model = train(_subset(data, list(range(1, 21))), SMALL)
+    held = _subset(data, list(range(81, 91)))
+    truth = np.minimum(rul_targets(held), 125.0)
+    pred = np.clip(model.regressor.predict(features_for(held, model.spec)), 0, 125)
+    constant = np.minimum(rul_targets(_subset(data, list(range(1, 21)))), 125.0).mean()
+    assert rmse(pred, truth) < 0.6 * rmse(np.full_like(truth, constant), truth)
+    # intervals from held-out folds cover most held-out rows (nominal 90%)
+    lo, hi = model.intervals.bounds(pred) if model.intervals else (pred, pred)
+    assert np.mean((truth >= lo) & (truth <= hi)) > 0.7
 
 
 def test_replay_yields_every_cycle() -> None:
@@ -129,6 +146,11 @@ def test_cli_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
             str(report),
             "--plot",
             str(tmp_path / "p.png"),
+            "--json",
+            str(tmp_path / "figures.json"),
+            "--seeds",
+            "2",
+            "--no-baseline",
             "--no-progress",
         ]
     )
@@ -137,6 +159,15 @@ def test_cli_writes_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert {"rmse", "rmse_uncapped", "phm08_score", "n_test_units", "model_path"} <= set(out)
     assert out["n_test_units"] == 5 and (tmp_path / "p.png").stat().st_size > 1000
     assert out["inference_ms_per_update"] > 0
+    assert all(p["low"] <= p["pred"] <= p["high"] or p["high"] == p["low"]
+               for p in out["predictions"]) and out["intervals"]["alpha"] == 0.1
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["seeds"] == [0, 1] and figures["held_out_rmse_before"] is None
+    stats = figures["summary"]["rmse"]
+    assert stats["min"] <= stats["mean"] <= stats["max"] and stats["std"] >= 0
+    assert figures["per_seed"][0]["rmse"] == out["rmse"]  # seed 0's model is the one saved
+    assert 0 <= figures["summary"]["interval_coverage"]["mean"] <= 1
+    assert len(figures["load_average"]) == 3
 
 
 def test_snapshots_predict_every_cycle_like_windows_do(model_path: Path) -> None:

@@ -103,6 +103,24 @@ def test_a_simulator_hours_ahead_elsewhere_does_not_drag_an_idle_live_partition(
     assert wm.tick(T0 + 400_000, reference=T0 + 3 * 3600_000) == T0 + 400_000
 
 
+def test_a_finished_simulator_does_not_leave_a_live_device_offline() -> None:
+    """A simulator ran this partition hours ahead at 60x and stopped; later a live device
+    reports on it (CI: test_streams after the simulations). Time comes back to the wall
+    clock, so the device is not judged silent against the simulator's future; while the
+    simulator still flows, a live record does not pull time back."""
+    wm = Watermark(AHEAD, idle_ms=5_000)
+    sim = T0 + 3 * 3600_000
+    for s in range(11):
+        assert wm.observe(sim + s * 60_000, T0 + s * 1000, reference=sim)
+    assert wm.observe(T0 + 10_000, T0 + 10_000)  # live, but the simulator is still there
+    assert wm.value == sim + 600_000
+    assert wm.observe(T0 + 30_000, T0 + 30_000)  # 20 s after the simulator's last record
+    assert wm.value == T0 + 30_000
+    assert wm.observe(T0 + 320_000, T0 + 31_000)  # the device's burst runs on from there
+    assert wm.value == T0 + 320_000
+    assert wm.tick(T0 + 400_000) == T0 + 400_000  # idle: the wall clock
+
+
 def test_skewed_records_do_not_keep_a_partition_from_idling() -> None:
     """A partition where only the bad clock still reports still goes on in time."""
     wm = Watermark(AHEAD, idle_ms=5_000)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from models.geo import offset_m
 from simulators.devices import FaultTruth
-from simulators.report import KEYS, compute_report, eta_errors, format_table
+from simulators.etaeval import TripTruth
+from simulators.report import KEYS, compute_report, format_table
 from simulators.truth import Arrival, EtaSample, Truth
 
 T0 = 1_795_425_600_000
@@ -73,19 +77,25 @@ def test_checkin_must_match_engineer_site_and_time() -> None:
     assert compute_report(truth, [], right)["checkins_detected"] == 1
 
 
-def test_eta_error_at_horizons() -> None:
-    arrival = Arrival("e1", "s1", "o1", T0 + 40 * MIN)
-    samples = [EtaSample("o1", T0 + 10 * MIN, T0 + 38 * MIN),  # 30 min before: 120 s early
-               EtaSample("o1", T0 + 25 * MIN, T0 + 41 * MIN),  # 15 min before: 60 s late
-               EtaSample("o1", T0 + 36 * MIN, T0 + 40 * MIN + 10_000),  # ~5 min: 10 s
+def test_eta_error_at_horizons_beside_the_baseline() -> None:
+    site = (51.5, -0.12)
+    arrival = T0 + 40 * MIN
+    trip = TripTruth("e1", "o1", T0 + 10 * MIN, arrival, *site)
+    # a fix every minute, driving straight south onto the site at 10 m/s
+    fixes = {"e1": [(T0 + m * MIN, *offset_m(*site, (40 - m) * 600.0, 0)) for m in range(10, 41)]}
+    samples = [EtaSample("o1", T0 + 20 * MIN, T0 + 38 * MIN),  # 20 min before: 120 s early
+               EtaSample("o1", T0 + 30 * MIN, T0 + 41 * MIN),  # 10 min before: 60 s late
+               EtaSample("o1", T0 + 35 * MIN, T0 + 40 * MIN + 10_000),  # 5 min: 10 s
                EtaSample("o2", T0 + 35 * MIN, T0)]  # another order: ignored
-    assert eta_errors([arrival], samples, 30 * 60) == [120.0]
-    assert eta_errors([arrival], samples, 15 * 60) == [60.0]
-    assert eta_errors([arrival], samples, 5 * 60) == [10.0]
-    truth = Truth(started_ms=T0, ended_ms=T0 + 60 * MIN, arrivals=[arrival],
-                  eta_samples=samples)
-    assert compute_report(truth, [], [])["eta_mae_s"] == {"30m": 120.0, "15m": 60.0, "5m": 10.0}
-    assert eta_errors([arrival], [EtaSample("o1", T0, T0)], 5 * 60) == []  # too far off
+    truth = Truth(started_ms=T0, ended_ms=T0 + 60 * MIN,
+                  arrivals=[Arrival("e1", "s1", "o1", arrival)], eta_samples=samples,
+                  trips=[trip], fixes=fixes)
+    r = compute_report(truth, [], [], baseline_speed_mps=5.0)
+    assert r["eta_mae_s"] == {"5m": 10.0, "10m": 60.0, "20m": 120.0}
+    rows = r["eta"]["horizons"]
+    assert [rows[h]["trips"] for h in ("5m", "10m", "20m")] == [1, 1, 1]
+    assert rows["20m"]["baseline"]["mae_min"] == pytest.approx(20.0, abs=0.05)  # twice as long
+    assert "baseline" in format_table(r) and "20m" in format_table(r)
 
 
 def test_table_lists_every_figure() -> None:

@@ -72,7 +72,8 @@ def test_trainer_runs_only_when_the_model_is_missing(tmp_path: Path) -> None:
     model = tmp_path / "models" / "fault.joblib"
     s = _settings(tmp_path, fault_model_path=model)
     argv = trainer_argv(s)
-    assert argv is not None and argv[-2:] == ["stack.faultmodel", "--no-progress"]
+    assert argv is not None and argv[-5:] == ["stack.faultmodel", "--no-progress", "--seeds", "1",
+                                              "--no-baseline"]
     assert model.parent.is_dir()
     model.write_bytes(b"x")
     assert trainer_argv(s) is None
