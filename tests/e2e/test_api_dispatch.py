@@ -21,6 +21,7 @@ from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_api_world import (
     World,
     assert_error,
+    day_left_or_skip,
     make_engineer,
     make_order,
     make_world,
@@ -279,6 +280,7 @@ def test_plan_tomorrow_dry_run_changes_nothing_and_apply_assigns_in_route_order(
 
 
 def test_plan_today_by_default_and_bad_requests(stack: Stack) -> None:
+    day_left_or_skip()
     w, skill = skilled_world(stack, engineers=1)
     eng = w.engineers[0]
     with stack.api() as api:
@@ -313,6 +315,7 @@ def test_plan_today_by_default_and_bad_requests(stack: Stack) -> None:
 
 
 def test_engineer_route_in_order_with_etas_and_who_may_read_it(stack: Stack) -> None:
+    day_left_or_skip()
     w, skill = skilled_world(stack)
     eng, other = w.engineers
     with stack.api() as api:
@@ -557,6 +560,7 @@ def test_dispatch_routes_need_a_token_and_the_right_role(
 
 
 def test_a_depot_pickup_reserves_the_parts_until_collected_at_check_in(stack: Stack) -> None:
+    day_left_or_skip()
     w, skill = skilled_world(stack, engineers=1)
     eng = w.engineers[0]
     part, depot = uid("part"), uid("depot")

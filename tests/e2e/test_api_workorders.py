@@ -14,7 +14,14 @@ import pytest
 
 from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.seed import query, uid
-from tests.e2e.test_api_world import assert_error, make_order, make_world, move, ok
+from tests.e2e.test_api_world import (
+    assert_error,
+    day_left_or_skip,
+    make_order,
+    make_world,
+    move,
+    ok,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +170,7 @@ def test_cancel_reject_and_filters(stack: Stack) -> None:
 
 
 def test_rejected_order_is_redispatched_but_never_back_to_a_rejecter(stack: Stack) -> None:
+    day_left_or_skip()
     w = make_world(stack, engineers=2)
     skill = uid("skill")  # only this world's two engineers can take the order
     with stack.api() as api:

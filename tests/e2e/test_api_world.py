@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Stack
 
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def day_left_or_skip(hours: float = 2.5) -> None:
+    """Skip a test that dispatches work for today when the UTC day (the world's engineers'
+    shift, 00:00-23:59:59) has less than ``hours`` left: no order fits into what remains
+    of the shift, so the dispatcher rightly refuses (CI at 23:00 UTC, 2026-12-04)."""
+    now = datetime.now(UTC)
+    if (now + timedelta(hours=hours)).date() != now.date():
+        pytest.skip(f"less than {hours} h left of the UTC day: today's shift is over")
 
 
 def ok(resp: httpx.Response, status: int = 200) -> Any:
