@@ -102,8 +102,9 @@ class Watermark:
         if abs(self.value - wall_ms) <= self.max_ahead_ms:
             self.value = max(self.value, wall_ms)  # live: the wall clock, whatever others do
         elif reference is not None:
+            if reference >= self.value - self.max_ahead_ms:
+                self.lead_wall = wall_ms  # records still flow at the front, elsewhere
             self.value = max(self.value, reference)
-            self.lead_wall = wall_ms  # records still flow at the front, elsewhere
         else:
             gained = int((wall_ms - self.last_record_wall) * self.rate)
             limit = max(self.value, self.last_record_value + self.max_ahead_ms)
@@ -115,7 +116,7 @@ class Watermark:
     def restored(self, wall_ms: int) -> Watermark:
         """This watermark as a new owner takes it over at wall time ``wall_ms``."""
         self.last_record_wall = wall_ms
-        self.lead_wall = wall_ms
+        # lead_wall is kept: when the front was last reached is the old owner's fact too
         self.anchor_wall = wall_ms
         self.anchor_value = self.value or 0
         return self

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.browser import ARTIFACTS, CHROMIUM, launch
 from tests.e2e.conftest import REPO, Stack, stack_env, stack_home, wait_until
-from tests.e2e.test_api_world import make_order, make_world, ok, uid
+from tests.e2e.test_api_world import day_left_or_skip, make_order, make_world, ok, uid
 from tests.e2e.tileserver import TileServer
 
 pytestmark = [
@@ -118,6 +118,7 @@ def test_tiles_failing_fall_back_to_the_vector_map(console_stack: Stack, tiles: 
 
 def test_dispatcher_runs_the_day_on_the_street_map(console_stack: Stack, tiles: TileServer,
                                                    browser: Any) -> None:
+    day_left_or_skip()  # the dispatcher assigns work for today
     stack = console_stack
     w = make_world(stack, engineers=2, lat=LAT, lon=LON)
     a_eng, b_eng = w.engineers
