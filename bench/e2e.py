@@ -30,7 +30,7 @@ from bench.load import Publishers
 from bench.procs import ProcessSampler
 from bench.profiling import profile_processes, profile_summary
 from bench.stackctl import embedded_stack, mqtt_address, service_pids
-from bench.stages import breakdown, snapshot
+from bench.stages import breakdown, print_breakdown, snapshot
 from bench.streams_measure import (
     ALERT_TOPIC,
     POSITIONS_SENT,
@@ -198,10 +198,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _ms(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.0f}"
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fieldflow bench e2e", description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=60, help="seconds of publishing")
@@ -238,20 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ],
     )
-    print_table(
-        "per-stage latency (ms; worker and bridge figures are histogram bucket bounds)",
-        [(name, f"{v.get('count', 0):,}", _ms(v.get("p50_ms")), _ms(v.get("p99_ms")))
-         for name, v in r["stages"].items()],
-        header=("stage", "count", "p50", "p99"),
-    )
-    print_table(
-        "processes",
-        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
-         for n, v in r["processes"].items()],
-        header=("process", "CPU %", "CPU µs/msg", "RSS MB"),
-    )
-    print("  load average (1/5/15 min) at the end: "
-          + " / ".join(f"{x:.2f}" for x in r["load_average"]))
+    print_breakdown(r, per="msg")
     if args.profile:
         for f in sorted(Path(args.profile).glob("*.txt")):
             print_table(

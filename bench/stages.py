@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.common import print_table
 from bench.streams_measure import Source
 from models.latency import StageHistogram
 from streams.stageclock import read_stages
@@ -123,3 +124,26 @@ def breakdown(before: Snapshot, after: Snapshot, database_url: str,
         out[f"{t}: consumed -> all stages done (worker)"] = topic.get("processed", {})
         out[f"{t}: MQTT receive -> stored"] = db[f"{t}.receive_to_stored"]
     return out
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.0f}"
+
+
+def print_breakdown(r: dict[str, Any], *, per: str) -> None:
+    """The per-stage latency table, CPU per process (``per``: what a message is called)
+    and the load average: what bench e2e and bench streams both print."""
+    print_table(
+        "per-stage latency (ms; worker and bridge figures are histogram bucket bounds)",
+        [(name, f"{v.get('count', 0):,}", _ms(v.get("p50_ms")), _ms(v.get("p99_ms")))
+         for name, v in r["stages"].items()],
+        header=("stage", "count", "p50", "p99"),
+    )
+    print_table(
+        "processes",
+        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
+         for n, v in r["processes"].items()],
+        header=("process", "CPU %", f"CPU µs/{per}", "RSS MB"),
+    )
+    print("  load average (1/5/15 min) at the end: "
+          + " / ".join(f"{x:.2f}" for x in r["load_average"]))

@@ -33,7 +33,7 @@ from bench.load import Publishers
 from bench.procs import ProcessSampler
 from bench.profiling import profile_summary, profile_worker
 from bench.stackctl import embedded_stack, mqtt_address, service_pids
-from bench.stages import breakdown, snapshot
+from bench.stages import breakdown, print_breakdown, snapshot
 from bench.streams_measure import (
     READINGS_SENT,
     WO_TOPIC,
@@ -209,20 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             [(f[:90], f"{i:.1f}", f"{s:.1f}") for f, i, s in profile_summary(Path(args.profile))],
             header=("frame", "incl %", "self %"),
         )
-    print_table(
-        "per-stage latency (ms; worker and bridge figures are histogram bucket bounds)",
-        [(name, f"{v.get('count', 0):,}", f"{v.get('p50_ms', math.nan):,.0f}",
-          f"{v.get('p99_ms', math.nan):,.0f}") for name, v in r["stages"].items()],
-        header=("stage", "count", "p50", "p99"),
-    )
-    print_table(
-        "processes",
-        [(n, f"{v['cpu_pct']:.0f}", f"{v['cpu_us_per_msg']:.1f}", f"{v['rss_mb']:.0f}")
-         for n, v in r["processes"].items()],
-        header=("process", "CPU %", "CPU µs/reading", "RSS MB"),
-    )
-    print("  load average (1/5/15 min) at the end: "
-          + " / ".join(f"{x:.2f}" for x in r["load_average"]))
+    print_breakdown(r, per="reading")
     headline = {k: r[k] for k in ("events_per_s", "events_per_s_per_worker", "workers",
                                   "offered_per_s", "p50_ms", "p99_ms", "lost", "stages",
                                   "load_average")}
