@@ -75,15 +75,30 @@ def later_day(v: Visit) -> bool:
     return v.window_start_s >= DAY_S
 
 
+def shift_of(start: time, end: time, now_s: int | None = None) -> tuple[int, int]:
+    """A shift in seconds of the day: an end at or before the start is the next day's.
+    At ``now_s`` (seconds of today) before such an end, the shift that runs now is the
+    one that began yesterday: its start is negative."""
+    lo, hi = _secs(start), _secs(end)
+    if hi > lo:
+        return lo, hi
+    if now_s is not None and now_s < hi:
+        return lo - DAY_S, hi
+    return lo, hi + DAY_S
+
+
 def lunch_of(earliest: time | None, latest: time | None, minutes: int | None,
              shift: tuple[int, int]) -> LunchBreak | None:
     """The lunch break in seconds of the day of a ``shift`` (start, end seconds): after
-    midnight on a night shift; a latest before the earliest runs across midnight."""
+    midnight on a night shift (before it, yesterday's, for a shift begun yesterday); a
+    latest before the earliest runs across midnight."""
     if earliest is None or latest is None or minutes is None:
         return None
     lo, hi = _secs(earliest), _secs(latest)
     if shift[1] > DAY_S and lo < shift[0]:  # a night shift's lunch after midnight
         lo, hi = lo + DAY_S, hi + DAY_S
+    elif shift[0] < 0 and lo >= shift[1]:  # yesterday's shift's lunch before midnight
+        lo, hi = lo - DAY_S, hi - DAY_S
     if hi < lo:
         hi += DAY_S
     return LunchBreak(lo, hi, minutes * 60)
@@ -141,11 +156,12 @@ async def order_rows(conn: AsyncConnection[Any], ids: Sequence[str]) -> dict[str
 
 async def load_engineers(
     conn: AsyncConnection[Any], day_start_ms: int, *, only: Sequence[str] | None = None,
-    pickups: bool = False,
+    pickups: bool = False, now_s: int | None = None,
 ) -> tuple[list[Engineer], dict[str, Visit]]:
     """Engineers with a known place (home or last fix) and the orders on their routes
     (``ROUTE_ORDER``; orders held for a later day are in the visits, not the routes).
-    With ``pickups``, a booked depot pickup is a stop before its order."""
+    With ``pickups``, a booked depot pickup is a stop before its order. ``now_s`` (the
+    day is today) keeps a night shift begun yesterday (``shift_of``)."""
     where, params = ("WHERE e.id = ANY(%s)", [list(only)]) if only is not None else ("", [])
     rows = await fetch_all(
         conn,
@@ -181,8 +197,7 @@ async def load_engineers(
         pos = (r["pos_lat"], r["pos_lon"]) if r["pos_lat"] is not None else None
         if home is None and pos is None:
             continue
-        start, end = _secs(r["shift_start"]), _secs(r["shift_end"])
-        shift = (start, end if end > start else end + DAY_S)
+        shift = shift_of(r["shift_start"], r["shift_end"], now_s)
         engineers.append(
             Engineer(
                 id=r["id"],
@@ -252,7 +267,8 @@ async def load_depots(
 
 
 async def load_picture(conn: AsyncConnection[Any], now_ms: int) -> Picture:
-    engineers, visits = await load_engineers(conn, now_ms - now_ms % DAY_MS, pickups=True)
+    engineers, visits = await load_engineers(conn, now_ms - now_ms % DAY_MS, pickups=True,
+                                             now_s=now_ms % DAY_MS // 1000)
     depots, pickups = await load_depots(conn)
     return Picture(now_ms, tuple(engineers), visits, depots, pickups)
 

@@ -157,16 +157,16 @@ async def plan_day(
     rows = await _targets(conn, order_ids)
     targets = [visit_of(r, day_start) for r in rows.values()]
     free = [replace(v, engineer_id=None, status=Status.NEW) for v in targets]
-    engineers, route_visits = await load_engineers(conn, day_start)
+    now_s = (now_ms - day_start) // 1000 if day == today else None
+    engineers, route_visits = await load_engineers(conn, day_start, now_s=now_s)
     target_ids = {v.id for v in targets}
     if day == today:
         fleet = [replace(e, route=tuple(i for i in e.route if i not in target_ids))
                  for e in engineers if e.online]
         held = [route_visits[i] for e in fleet for i in e.route]
-        now_s: int | None = (now_ms - day_start) // 1000
     else:  # a later day: everyone at home at shift start, nothing held yet
         fleet = [replace(e, online=True, position=None, route=()) for e in engineers]
-        held, now_s = [], None
+        held = []
     opt = PlanOptions(time_limit_s=time_limit_s, now_s=now_s, day_start_ms=day_start)
     later = None if day == today else day.isoformat()
     missed = {v.id: why for v in free
@@ -252,7 +252,7 @@ async def engineer_route(conn: AsyncConnection[Any], engineer_id: str, *, now_ms
         raise NotFound(f"engineer {engineer_id!r} not found")
     day_start = now_ms - now_ms % DAY_MS
     engineers, visits = await load_engineers(conn, day_start, only=[engineer_id],
-                                             pickups=True)
+                                             pickups=True, now_s=(now_ms - day_start) // 1000)
     if not engineers:  # no home base and no fix yet: the orders, without times
         held = await route_ids(conn, engineer_id)
         rows = await order_rows(conn, held)

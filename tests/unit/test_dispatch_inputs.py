@@ -36,6 +36,7 @@ from services.picture import (
     lunch_of,
     pickup_of,
     sequenced,
+    shift_of,
     visit_of,
     window_of,
 )
@@ -119,6 +120,31 @@ def test_lunch_of_a_day_shift_a_night_shift_and_across_midnight() -> None:
     assert lunch_of(time(1), time(2), 45, night) == LunchBreak(DAY_S + H, DAY_S + 2 * H, 2700)
     assert lunch_of(time(23, 30), time(0, 30), 30, night) == LunchBreak(
         23 * H + 1800, DAY_S + 1800, 1800)
+
+
+def test_a_night_shift_begun_yesterday_runs_after_midnight() -> None:
+    assert shift_of(time(8), time(17), 3 * H) == (8 * H, 17 * H)
+    assert shift_of(time(22), time(6)) == (22 * H, DAY_S + 6 * H)  # a later day
+    assert shift_of(time(22), time(6), 23 * H) == (22 * H, DAY_S + 6 * H)
+    assert shift_of(time(22), time(6), 2 * H) == (-2 * H, 6 * H)  # yesterday's, still on
+    assert shift_of(time(22), time(6), 7 * H) == (22 * H, DAY_S + 6 * H)  # tonight's
+    assert shift_of(time(6), time(6), 5 * H) == (6 * H - DAY_S, 6 * H)  # round the clock
+    yesterdays = (-2 * H, 6 * H)
+    assert lunch_of(time(23, 30), time(0, 30), 30, yesterdays) == LunchBreak(-1800, 1800, 1800)
+    assert lunch_of(time(1), time(2), 30, yesterdays) == LunchBreak(H, 2 * H, 1800)
+
+
+@given(st.integers(0, DAY_S - 1), st.integers(0, DAY_S - 1), st.integers(0, DAY_S - 1))
+def test_shift_of_holds_now_exactly_when_the_clock_is_inside_the_shift(
+        start: int, end: int, now: int) -> None:
+    lo, hi = shift_of(_clock(start), _clock(end), now)
+    on_clock = start <= now < end if start < end else now >= start or now < end
+    assert (lo <= now < hi) == on_clock
+    assert 0 < hi - lo <= DAY_S and lo < DAY_S and hi > 0
+
+
+def _clock(s: int) -> time:
+    return time(s // H, s % H // 60, s % 60)
 
 
 def test_sequenced_moves_the_given_orders_first_or_last() -> None:
