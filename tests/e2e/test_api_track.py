@@ -57,8 +57,9 @@ def test_track_is_simplified_with_its_geofence_events_and_guarded(stack: Stack) 
     assert simple["fixes"] == len(fixes)
     assert [(p["lat"], p["lon"]) for p in pts] == [fixes[0], fixes[29], fixes[-1]]
     assert pts[0]["ts"] == full["points"][0]["ts"] and pts[-1]["ts"] == full["points"][-1]["ts"]
-    assert [(g["kind"], g["site_id"]) for g in simple["geofence"]] == [("enter", w.site)]
-    assert simple["geofence"][0]["site_name"] == "Acme HQ"
+    # The streams may also detect a real check-in at another test's site on this route.
+    [ours] = [g for g in simple["geofence"] if g["site_id"] == w.site]
+    assert ours["kind"] == "enter" and ours["site_name"] == "Acme HQ"
 
     with stack.api() as api:
         # Default range: the last hour.
