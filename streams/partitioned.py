@@ -85,6 +85,7 @@ class PartitionedConsumer(Generic[S]):
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 10_000,  # a dead worker's partitions move on in seconds
             "max.poll.interval.ms": MAX_POLL_INTERVAL_S * 1000,
+            "fetch.wait.max.ms": self.settings.worker_fetch_wait_ms,
         })
         consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_lost)
