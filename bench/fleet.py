@@ -92,7 +92,9 @@ def seed_fleet(
 def retire_fleet(database_url: str, fleet: Fleet) -> None:
     """After a run: cancel the run's open orders, take its engineers out of dispatch and
     its devices off their assets, so a stack that keeps running (a demo, say) is not
-    left with bench work."""
+    left with bench work; and delete the run's readings and positions, so a home that is
+    measured again and again does not grow (bench streams on a home holding 3.2 GB of
+    earlier runs: p99 3.3 s, where a fresh home gave 0.54 s, 2026-12-05)."""
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -110,6 +112,8 @@ def retire_fleet(database_url: str, fleet: Fleet) -> None:
         # next run on this stack is not measured with every earlier run's fleet in it
         conn.execute("UPDATE assets SET device_id = NULL WHERE id = ANY(%s)",
                      (list(fleet.assets.values()),))
+        conn.execute("DELETE FROM readings WHERE device_id = ANY(%s)", (fleet.devices,))
+        conn.execute("DELETE FROM positions WHERE engineer_id = ANY(%s)", (fleet.engineers,))
 
 
 def plan_load(
