@@ -46,7 +46,10 @@ class Row:
     figure: str
     link: str = ""
     env: dict[str, str] = field(default_factory=dict)  # set for the command
-    fresh_home: bool = False  # run in a new, empty FIELDFLOW_HOME (its own stack)
+    # Run in a new, empty FIELDFLOW_HOME (its own stack, a database holding nothing from
+    # earlier runs), with this home's trained fault model, so the first start does not
+    # train one in the background of the measurement.
+    fresh_home: bool = False
 
     @property
     def shown(self) -> str:
@@ -119,6 +122,28 @@ def read_results(rows: list[Row]) -> dict[str, dict[str, Any] | None]:
     return out
 
 
+def fresh_env(home: Path) -> dict[str, str]:
+    """The environment of a row run in the empty ``home``: the fault model stays this
+    home's when it is trained (else the new stack trains one, as any first start does)."""
+    from stack.settings import get_settings
+
+    model = get_settings().resolved_fault_model_path
+    return {"FIELDFLOW_HOME": str(home),
+            **({"FIELDFLOW_FAULT_MODEL_PATH": str(model)} if model.exists() else {})}
+
+
+def settle(below: float = 1.0, longest_s: float = 180.0) -> None:
+    """Wait for the machine to go quiet (the 1-minute load average under ``below``, at most
+    ``longest_s``): rows run back to back otherwise start while the previous row's stack
+    is still stopping, and its load average is still in the next row's figures."""
+    deadline = time.monotonic() + longest_s
+    if os.getloadavg()[0] >= below:
+        print(f"bench table: waiting for the load average ({os.getloadavg()[0]:.1f}) to fall"
+              f" under {below}", flush=True)
+    while os.getloadavg()[0] >= below and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 def run_row(row: Row) -> None:
     """Run the row's command with ``--json`` pointing at its file, then stamp the file."""
     argv = shlex.split(row.command)
@@ -130,8 +155,7 @@ def run_row(row: Row) -> None:
     home.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user under root
     out = home / "result.json"
     try:
-        env = {**os.environ, **row.env, **({"FIELDFLOW_HOME": str(home)} if row.fresh_home
-                                          else {})}
+        env = {**os.environ, **row.env, **(fresh_env(home) if row.fresh_home else {})}
         done = subprocess.run([sys.executable, "-m", "stack.cli", *argv[1:], "--json", str(out)],
                               cwd=REPO, env=env, check=False)
         if done.returncode != 0 or not out.exists():
@@ -166,6 +190,7 @@ def main(argv: list[str]) -> int:
         if unknown:
             p.error(f"unknown rows {', '.join(unknown)}; known: {', '.join(known)}")
         for name in wanted:
+            settle()
             run_row(known[name])
     readme = README.read_text()
     wanted_readme = splice(readme, render(rows, read_results(rows)))
