@@ -139,6 +139,15 @@ def close_mqtt(c: mqtt.Client) -> None:
     c.disconnect()
 
 
+@pytest.fixture
+def day_left() -> None:
+    """For tests that dispatch work for today into the test world's shift, which ends at
+    23:59:59 UTC: they skip in the day's last hours (``day_left_or_skip``)."""
+    from tests.e2e.test_api_world import day_left_or_skip  # it imports this module
+
+    day_left_or_skip()
+
+
 def wait_until(check: Any, timeout_s: float = 30, interval: float = 0.2) -> Any:
     deadline = time.monotonic() + timeout_s
     last: Any = None

@@ -20,7 +20,6 @@ from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_api_world import (
     World,
     assert_error,
-    day_left_or_skip,
     make_engineer,
     make_order,
     make_world,
@@ -29,14 +28,7 @@ from tests.e2e.test_api_world import (
     uid,
 )
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _day_left() -> None:
-    """Most of these dispatch today into shifts that end at 23:59:59 UTC (see
-    day_left_or_skip): none of them can pass in the day's last hours."""
-    day_left_or_skip()
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("day_left")]  # today's shift
 
 
 def skilled_world(stack: Stack, engineers: int = 2) -> tuple[World, str]:

@@ -22,20 +22,13 @@ from tests.e2e.test_api_dispatch import (
 )
 from tests.e2e.test_api_world import (
     assert_error,
-    day_left_or_skip,
     make_order,
     move,
     ok,
     uid,
 )
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def _day_left() -> None:
-    """These plan and route today into shifts that end at 23:59:59 UTC."""
-    day_left_or_skip()
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("day_left")]  # today's shift
 
 
 def _plan(api: httpx.Client, **body: Any) -> httpx.Response:
