@@ -335,11 +335,13 @@ class Bridge:
 
 
 def main() -> None:
+    from stack.gctune import freeze_startup_objects, tune_gc
     from stack.logs import setup_logging
     from stack.settings import get_settings
 
     settings = get_settings()
     setup_logging(settings.log_level)
+    tune_gc()
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     bridge = Bridge(
         BridgeConfig(
@@ -357,6 +359,7 @@ def main() -> None:
                                     max_ahead_s=settings.max_event_ahead_s),
     )
     bridge.serve_metrics(settings.backend_host, settings.bridge_metrics_port)
+    freeze_startup_objects()
 
     def _term(_s: int, _f: object) -> None:
         bridge._stop.set()

@@ -109,9 +109,8 @@ class Settings(BaseSettings):
 
     # Streams
     worker_batch_size: int = Field(default=2000, ge=1)
-    # Longest wait to fill a batch. 0.05 s: at 20,000 msgs/s, 0.2 s put publish -> stored
-    # p99 at 1,008 ms and fault -> order p99 at 1,735 ms; 0.05 s gave 699 / 1,460 ms for
-    # ~8% more worker CPU (bench e2e, 2026-12-04, docs/benchmarks.md).
+    # Longest wait for a batch's first record when none is queued (streams.partitioned.take:
+    # a batch never waits to fill; docs/streams.md "Batching").
     worker_batch_seconds: float = Field(default=0.05, gt=0)
     # The broker's longest hold of a fetch. The embedded broker (tansu) answers a fetch
     # only after this wait even when records arrive meanwhile: librdkafka's 500 ms default

@@ -187,7 +187,7 @@ class PartitionedConsumer(Generic[S]):
         next_tick = next_snapshot = time.monotonic()
         size = s.worker_batch_size
         while True:
-            records = await asyncio.to_thread(consumer.consume, size, s.worker_batch_seconds)
+            records = await asyncio.to_thread(take, consumer, size, s.worker_batch_seconds)
             size = next_batch_size(size, len(records), s.worker_batch_size)
             batch: Batch = {}
             self.clock.consumed([r.timestamp()[1] for r in records])
@@ -219,6 +219,20 @@ class PartitionedConsumer(Generic[S]):
                 owned = self.states.partitions()
                 if owned:
                     await asyncio.to_thread(self._snapshot, consumer, owned, drop=False)
+
+
+def take(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
+    """Up to ``size`` records: those queued now, at once; when none is, the first to come
+    within ``wait_s`` and whatever came with it. Never waits to fill a batch: under load
+    the records that arrived while the previous batch was processed are queued, so the
+    batch size follows the load and a record waits one batch, not one batch plus a linger."""
+    records = consumer.consume(size, 0)
+    if records:
+        return records
+    records = consumer.consume(1, wait_s)
+    if records and size > 1:
+        records += consumer.consume(size - 1, 0)
+    return records
 
 
 BATCH_GROWTH = 8  # a backlog is read in batches of up to 8 x worker_batch_size

@@ -10,6 +10,7 @@ import time
 
 import faust
 
+from stack.gctune import freeze_startup_objects, tune_gc
 from stack.logs import setup_logging
 from streams import automation, positions, predictions, readings, sla_watch  # noqa: F401 - registers the agents
 from streams.app import app
@@ -46,12 +47,14 @@ async def _announce_ready() -> None:
     predictions.predictor()  # start loading the fault model now, not on the first reading
     s.run_dir.mkdir(parents=True, exist_ok=True)
     ctx.report_assignment()
+    freeze_startup_objects()
     (s.run_dir / f"{ctx.name}.ready").write_text("ready\n")
 
 
 def main() -> None:
     s = ctx.settings
     setup_logging(s.log_level)
+    tune_gc()
     worker = faust.Worker(app, loglevel=s.log_level, quiet=True)
     worker.execute_from_commandline()
 
