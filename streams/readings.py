@@ -39,7 +39,7 @@ async def persist_readings(batch: list[Reading]) -> None:
 async def process_readings(batch: Batch) -> None:
     await process_partitioned(Reading, TOPIC, batch, ctx.readings,
                               persist=persist_readings, stages=(raise_alerts, predict_failures),
-                              key=lambda r: r.device_id)
+                              key=lambda r: r.device_id, persist_alongside=True)
 
 
 async def sweep_readings(state: ReadingsState, now: int) -> None:

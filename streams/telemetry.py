@@ -4,6 +4,7 @@ times against its watermark (flagging the skewed ones) and run the stages on its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -59,16 +60,36 @@ async def process_partitioned(
     persist: Callable[[list[M]], Awaitable[None]],
     stages: Sequence[Callable[[S, list[M]], Awaitable[None]]],
     key: Callable[[M], str],
+    persist_alongside: bool = False,
 ) -> None:
+    """Decode, persist, then the stages per partition. With ``persist_alongside`` (for
+    stages that never read what ``persist`` writes) the write runs while the stages do:
+    the batch then takes the longer of the two, not their sum. Either way this returns
+    only when both are done, so the offsets committed after it stay at least once."""
     wall = now_ms()
     decoded = {part: await decode_or_dead_letter(model, topic, [r.value() for r in records])
                for part, records in batch.items()}
-    await guarded(persist, [m for ms in decoded.values() for m in ms], topic)
+    stored = guarded(persist, [m for ms in decoded.values() for m in ms], topic)
+    if not persist_alongside:
+        await stored
+        await _run_stages(topic, decoded, states, stages, key=key, wall_ms=wall)
+        return
+    writing = asyncio.ensure_future(stored)
+    await asyncio.sleep(0)  # the write goes out first; the stages' CPU work follows
+    try:
+        await _run_stages(topic, decoded, states, stages, key=key, wall_ms=wall)
+    finally:
+        await writing
+
+
+async def _run_stages(topic: str, decoded: dict[int, list[M]], states: PartitionStates[S],
+                      stages: Sequence[Callable[[S, list[M]], Awaitable[None]]], *,
+                      key: Callable[[M], str], wall_ms: int) -> None:
     for part, items in decoded.items():
         if not items or part not in states.owned:
             continue
         state = states.get(part)
-        await observe_times(topic, part, state.watermark, items, key=key, wall_ms=wall)
+        await observe_times(topic, part, state.watermark, items, key=key, wall_ms=wall_ms)
         for stage in stages:
             await guarded(partial(stage, state), items, topic)
 
