@@ -8,8 +8,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import pytest
-
 from models.messages import Reading
 from streams.telemetry import process_partitioned
 from streams.watermark import PartitionStates, Watermark
@@ -61,8 +59,6 @@ def test_by_default_the_stages_run_after_the_write() -> None:
                                        "returned"]
 
 
-@pytest.mark.parametrize("repeat", range(3))
-def test_alongside_the_stages_run_during_the_write_and_it_returns_after_both(repeat: int
-                                                                            ) -> None:
+def test_alongside_the_stages_run_during_the_write_and_it_returns_after_both() -> None:
     assert asyncio.run(run(True)) == ["write start 3", "stage 2", "stage 1", "write done",
                                       "returned"]
