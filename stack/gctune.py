@@ -10,7 +10,8 @@ counting), the event loop stopped meanwhile. That was most of the p99 of
 
 :func:`tune_gc` raises the generation-0 threshold so that a batch is freed before a pass
 sees it, and :func:`freeze_startup_objects` moves everything built at start (modules,
-the fault model, caches) out of the collector's sight for good. Cycles still get
+the app, its settings; in the worker not the fault model, which loads in a thread after)
+out of the collector's sight for good. Cycles still get
 collected: a generation-0 pass runs every ``GEN0_THRESHOLD`` net allocations.
 """
 
