@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -84,10 +85,48 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def ephemeral_floor(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
+    """The lowest port the kernel hands to outgoing connections (32768 if unknown)."""
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    # The wildcard address conflicts with every local address, so this also covers loopback.
     with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, low: int = 10_000) -> list[int]:
+    """``count`` distinct ports that nothing is bound to now, all below the ephemeral range.
+
+    A port the kernel chose for ``bind(0)`` lies in the ephemeral range, where any
+    process's next outgoing connection may take it before our server binds it (CI saw
+    ``address already in use`` that way). Ports below the range are only ever taken on
+    purpose, so a free one stays free until the service we hand it to binds it.
+    """
+    high = ephemeral_floor()
+    if high - low < count * 10:
+        low = 1024
+    rng = random.SystemRandom()
+    ports: list[int] = []
+    for _ in range(count * 200):
+        port = rng.randrange(low, high)
+        if port not in ports and _bindable(port):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"no {count} free ports between {low} and {high}")
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 def wait_for(

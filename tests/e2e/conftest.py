@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka import Consumer
 from paho.mqtt.enums import CallbackAPIVersion
 
-from stack.procs import free_port
+from stack.procs import free_port, free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 DISPATCHER_EMAIL = "dispatch@fieldflow.test"  # the dispatcher on duty of the session stack
@@ -178,8 +178,9 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
     # No e2e test fetches public map tiles: the vector map unless a test serves its own.
     env = {**os.environ, "FIELDFLOW_HOME": str(home), **SHARED_MODEL_ENV,
            "FIELDFLOW_MAP_TILE_URL": "none", **extra}
-    for name in ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS"):
-        env[f"FIELDFLOW_{name}_PORT"] = str(free_port())
+    names = ("POSTGRES", "KAFKA", "MQTT", "API", "BRIDGE_METRICS")
+    for name, port in zip(names, free_ports(len(names)), strict=True):
+        env[f"FIELDFLOW_{name}_PORT"] = str(port)
     return env
 
 

@@ -27,6 +27,7 @@ from ingest.auth import (
     render_password_file,
     verify_password,
 )
+from stack.procs import free_port
 
 HAVE_MOSQUITTO = shutil.which("mosquitto") and shutil.which("mosquitto_passwd")
 
@@ -83,12 +84,6 @@ def test_mosquitto_passwd_hash_verifies(tmp_path: Path) -> None:
     assert user == "alice" and verify_password("pa55", encoded)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _client(port: int, cred: Credential) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.username_pw_set(cred.username, cred.password)
@@ -102,7 +97,7 @@ def test_broker_enforces_generated_files(tmp_path: Path) -> None:
     creds = [Credential.device("d1"), Credential.device("d2"), Credential("bridge", "bp")]
     (tmp_path / "pw").write_text(render_password_file(creds))
     (tmp_path / "acl").write_text(render_acl([c.username for c in creds], "bridge"))
-    port = _free_port()
+    port = free_port()
     (tmp_path / "conf").write_text(
         # as root, mosquitto would drop to user "mosquitto", who cannot read tmp_path
         f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\n"
