@@ -97,7 +97,7 @@ def _bindable(port: int) -> bool:
     # The wildcard address conflicts with every local address, so this also covers loopback.
     with socket.socket() as s:
         try:
-            s.bind(("0.0.0.0", port))
+            s.bind(("0.0.0.0", port))  # nosec B104 - a probe, closed at once
         except OSError:
             return False
     return True
