@@ -40,10 +40,13 @@ from bench.streams_measure import (
     alert_latencies,
     drain,
     kafka_offsets,
+    plot_tail,
     store_latencies,
     stored_count,
+    tail_line,
     wait_for_orders,
     workorder_latencies,
+    worst_seconds,
 )
 
 REFERENCE = "ThingsBoard: ~5,000 msgs/s on 2 vCPU with Kafka + PostgreSQL at 95% CPU"
@@ -152,6 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "faults": len(fault_sent),
         "work_orders": orders,
         "store_latency": lat,
+        "worst_seconds": worst_seconds(lat["p99_ms_per_second"]),
         "work_order_latency_ms": sorted(round(v, 1) for v in wo.values()),
         "processes_detail": processes,
         "publish_per_second": _sum_per_second(reports),
@@ -178,7 +182,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     lat = result["store_latency"]
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+    fig, (ax1, ax2, ax4, ax3) = plt.subplots(1, 4, figsize=(20, 4))
     ax1.plot(result["publish_per_second"], label="published")
     ax1.plot(lat["per_second"], label="stored")
     ax1.set_xlabel("second of the run")
@@ -188,6 +192,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.hist(lat["sample_ms"], bins=60)
     ax2.set_xlabel("MQTT publish -> stored (ms)")
     ax2.set_title(f"p50 {result['p50_ms']} / p95 {result['p95_ms']} / p99 {result['p99_ms']} ms")
+    plot_tail(ax4, lat["p99_ms_per_second"])
     names = list(result["processes"])
     ax3.bar(names, [result["processes"][n]["cpu_pct"] for n in names])
     ax3.set_ylabel("CPU % (100 = one core)")
@@ -235,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     )
     print_breakdown(r, per="msg")
+    print(tail_line(r["store_latency"]["p99_ms_per_second"]), flush=True)
     if args.profile:
         for f in sorted(Path(args.profile).glob("*.txt")):
             print_table(
@@ -245,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  reference: {REFERENCE}")
     headline = {k: r[k] for k in ("database", "msgs_per_s", "offered_per_s", "p50_ms",
                                   "p95_ms", "p99_ms", "lost", "work_order", "alert", "stages",
-                                  "processes", "load_average")}
+                                  "processes", "load_average", "worst_seconds")}
     headline["args"] = {k: v for k, v in vars(args).items() if k not in ("json", "out_dir")}
     for path in write_outputs(
         "e2e", r, headline, json_path=args.json, out_dir=args.out_dir, plot=plot

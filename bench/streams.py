@@ -40,10 +40,13 @@ from bench.streams_measure import (
     Source,
     drain,
     kafka_offsets,
+    plot_tail,
     store_latencies,
     stored_count,
+    tail_line,
     wait_for_orders,
     workorder_latencies,
+    worst_seconds,
 )
 
 
@@ -149,7 +152,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     lat = result["reading_latency"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4))
     ax1.plot(result["publish_per_second"], label="published")
     ax1.plot(lat["per_second"], label="stored")
     ax1.set_xlabel("second of the run")
@@ -160,6 +163,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.hist(lat["sample_ms"], bins=60)
     ax2.set_xlabel("MQTT publish -> reading stored (ms)")
     ax2.set_title(f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+    plot_tail(ax3, lat["p99_ms_per_second"])
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -210,9 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             header=("frame", "incl %", "self %"),
         )
     print_breakdown(r, per="reading")
+    print(tail_line(r["reading_latency"]["p99_ms_per_second"]), flush=True)
     headline = {k: r[k] for k in ("events_per_s", "events_per_s_per_worker", "workers",
                                   "offered_per_s", "p50_ms", "p99_ms", "lost", "stages",
                                   "load_average")}
+    headline["worst_seconds"] = worst_seconds(r["reading_latency"]["p99_ms_per_second"])
     headline["work_order"] = {k: wo[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms")}
     headline["processes"] = {n: {k: v[k] for k in ("cpu_pct", "cpu_us_per_msg", "rss_mb")}
                              for n, v in r["processes"].items()}

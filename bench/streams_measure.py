@@ -79,6 +79,12 @@ def store_latencies(database_url: str, sources: list[Source], t0: float) -> dict
             " GROUP BY 1 ORDER BY 1",
             [t0 * 1000, *params],
         ).fetchall()
+        # the tail by the second a message was sent: is it spread out or one stall?
+        p99_per_s = conn.execute(
+            f"SELECT floor((sent_ms - %s) / 1000)::int, percentile_disc(0.99) WITHIN GROUP"
+            f" (ORDER BY stored_ms - sent_ms) FROM ({sql}) l GROUP BY 1 ORDER BY 1",
+            [t0 * 1000, *params],
+        ).fetchall()
         sample = [
             r[0]
             for r in conn.execute(
@@ -99,8 +105,36 @@ def store_latencies(database_url: str, sources: list[Source], t0: float) -> dict
         "first_sent_ms": first_sent,
         "last_stored_ms": last_stored,
         "per_second": [int(counts.get(s, 0)) for s in range(max(0, seconds))],
+        "p99_ms_per_second": tail_per_second(p99_per_s),
         "sample_ms": [round(float(v), 1) for v in sample],
     }
+
+
+def tail_per_second(rows: list[tuple[int, float]]) -> list[float]:
+    """p99 latency of the messages sent in each second of the run, from second 0 (a
+    second with no message, or before the run: left out / NaN)."""
+    by_s = {s: v for s, v in rows if s >= 0}
+    return [round(float(by_s[s]), 1) if s in by_s else math.nan
+            for s in range(max(by_s, default=-1) + 1)]
+
+
+def worst_seconds(p99_per_s: list[float], n: int = 5) -> list[tuple[int, float]]:
+    """The ``n`` seconds with the highest p99, worst first."""
+    ranked = sorted(((s, v) for s, v in enumerate(p99_per_s) if not math.isnan(v)),
+                    key=lambda sv: -sv[1])
+    return ranked[:n]
+
+
+def tail_line(p99_per_s: list[float]) -> str:
+    return "  worst seconds (by send time), p99 ms: " + ", ".join(
+        f"s{sec} {v:,.0f}" for sec, v in worst_seconds(p99_per_s))
+
+
+def plot_tail(ax: Any, p99_per_s: list[float]) -> None:
+    ax.plot(p99_per_s, marker=".")
+    ax.set_xlabel("second of the run (sent)")
+    ax.set_ylabel("publish -> stored p99 (ms)")
+    ax.set_title("the tail over time")
 
 
 def kafka_offsets(bootstrap: str, topic: str) -> dict[int, int]:
