@@ -68,6 +68,7 @@ class BridgeConfig:
     username: str | None = None
     password: str | None = None
     max_in_flight: int = 5000
+    linger_ms: int = 100  # FIELDFLOW_BRIDGE_LINGER_MS (stack.settings)
     max_message_bytes: int = 262_144  # bigger MQTT messages are dead-lettered, head only
     ready_file: str | None = None
     metrics_port: int | None = None
@@ -97,7 +98,7 @@ class Bridge:
                 "bootstrap.servers": config.kafka_bootstrap,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 25,
+                "linger.ms": config.linger_ms,
                 "batch.num.messages": 10000,
                 "queue.buffering.max.messages": max(100_000, config.max_in_flight * 4),
                 "message.timeout.ms": 30000,
@@ -350,6 +351,7 @@ def main() -> None:
             username=settings.mqtt_bridge_user if settings.mqtt_auth else None,
             password=settings.mqtt_bridge_password if settings.mqtt_auth else None,
             max_in_flight=settings.bridge_max_in_flight,
+            linger_ms=settings.bridge_linger_ms,
             max_message_bytes=settings.mqtt_max_message_bytes,
             ready_file=str(settings.run_dir / "bridge.ready"),
         ),
