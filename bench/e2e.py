@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.common import latency_summary, load_args, print_table, write_outputs
 from bench.fleet import plan_load, retire_fleet, seed_fleet
-from bench.load import Publishers
+from bench.load import Publishers, sum_per_second
 from bench.procs import ProcessSampler
 from bench.profiling import profile_processes, profile_summary
 from bench.stackctl import embedded_stack, mqtt_address, service_pids
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "worst_seconds": worst_seconds(lat["p99_ms_per_second"]),
         "work_order_latency_ms": sorted(round(v, 1) for v in wo.values()),
         "processes_detail": processes,
-        "publish_per_second": _sum_per_second(reports),
+        "publish_per_second": sum_per_second(reports),
         "args": vars(args),
         "started_stack": started,
         "reference": REFERENCE,
@@ -167,15 +167,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _pcts(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: summary[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms") if k in summary}
-
-
-def _sum_per_second(reports: list[dict[str, Any]]) -> list[int]:
-    out: list[int] = []
-    for r in reports:
-        for s, n in enumerate(r["per_second"]):
-            out.extend([0] * (s + 1 - len(out)))
-            out[s] += n
-    return out
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

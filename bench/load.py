@@ -252,3 +252,13 @@ class Publishers:
             if proc.is_alive():
                 proc.kill()
         return reports
+
+
+def sum_per_second(reports: list[dict[str, Any]]) -> list[int]:
+    """Messages published in each second of the run, over every publisher's report."""
+    out: list[int] = []
+    for r in reports:
+        for s, n in enumerate(r["per_second"]):
+            out.extend([0] * (s + 1 - len(out)))
+            out[s] += n
+    return out

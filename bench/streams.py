@@ -29,7 +29,7 @@ from typing import Any
 
 from bench.common import latency_summary, load_args, print_table, write_outputs
 from bench.fleet import plan_load, retire_fleet, seed_fleet
-from bench.load import Publishers
+from bench.load import Publishers, sum_per_second
 from bench.procs import ProcessSampler
 from bench.profiling import profile_summary, profile_worker
 from bench.stackctl import embedded_stack, mqtt_address, service_pids
@@ -132,20 +132,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       for n, v in processes.items()},
         "stages": stages,
         "load_average": list(os.getloadavg()),
-        "publish_per_second": _sum_per_second(reports),
+        "publish_per_second": sum_per_second(reports),
         "args": vars(args),
         "started_stack": started,
     }
-
-
-def _sum_per_second(reports: list[dict[str, Any]]) -> list[int]:
-    out: list[int] = []
-    for r in reports:
-        for s, n in enumerate(r["per_second"]):
-            while len(out) <= s:
-                out.append(0)
-            out[s] += n
-    return out
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The benches' tail over time: p99 per second sent, and the worst seconds."""
+"""The benches' per-second figures: p99 per second sent, the worst seconds, messages sent."""
 
 from __future__ import annotations
 
@@ -28,3 +28,11 @@ def test_worst_seconds_are_the_highest_in_order(p99: list[float], n: int) -> Non
     real = [v for v in p99 if not math.isnan(v)]
     assert [v for _, v in worst] == sorted(real, reverse=True)[:n]
     assert all(p99[s] == v for s, v in worst)
+
+
+def test_publishers_per_second_add_up_whatever_their_lengths() -> None:
+    from bench.load import sum_per_second
+
+    reports = [{"per_second": [5, 7]}, {"per_second": [1, 0, 3]}, {"per_second": []}]
+    assert sum_per_second(reports) == [6, 7, 3]
+    assert sum_per_second([]) == []
