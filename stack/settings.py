@@ -92,8 +92,9 @@ class Settings(BaseSettings):
     # How long the bridge's producer holds a partition's batch open for more records. The
     # embedded broker's (tansu) CPU goes by produce requests, not records: at 20,000 msgs/s
     # over 8 partitions, 25 ms cost it 35-38% of a core, 50 ms 19-24%, 100 ms 15-16%, and the
-    # whole stack's publish -> stored p99 went 593-6,544 ms / 146-1,032 ms / 311-353 ms
-    # (bench e2e, 2026-12-05, docs/benchmarks.md). A record waits at most this long.
+    # whole stack's publish -> stored p99 in interleaved runs went 593-6,544 ms / 146-1,032 ms
+    # / 311-353 ms (bench e2e, 2026-12-05; every run: docs/benchmarks.md). A record waits at
+    # most this long.
     bridge_linger_ms: int = Field(default=100, ge=0, le=1000)
     mqtt_max_message_bytes: int = Field(
         default=262_144, ge=1024, le=16_777_216,
