@@ -204,11 +204,12 @@ def main(argv: list[str] | None = None) -> int:
             header=("frame", "incl %", "self %"),
         )
     print_breakdown(r, per="reading")
-    print(tail_line(r["reading_latency"]["p99_ms_per_second"]), flush=True)
+    worst = worst_seconds(r["reading_latency"]["p99_ms_per_second"])
+    print(tail_line(worst), flush=True)
     headline = {k: r[k] for k in ("events_per_s", "events_per_s_per_worker", "workers",
                                   "offered_per_s", "p50_ms", "p99_ms", "lost", "stages",
                                   "load_average")}
-    headline["worst_seconds"] = worst_seconds(r["reading_latency"]["p99_ms_per_second"])
+    headline["worst_seconds"] = worst
     headline["work_order"] = {k: wo[k] for k in ("count", "p50_ms", "p95_ms", "p99_ms")}
     headline["processes"] = {n: {k: v[k] for k in ("cpu_pct", "cpu_us_per_msg", "rss_mb")}
                              for n, v in r["processes"].items()}

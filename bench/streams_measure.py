@@ -125,9 +125,9 @@ def worst_seconds(p99_per_s: list[float], n: int = 5) -> list[tuple[int, float]]
     return ranked[:n]
 
 
-def tail_line(p99_per_s: list[float]) -> str:
+def tail_line(worst: list[tuple[int, float]]) -> str:
     return "  worst seconds (by send time), p99 ms: " + ", ".join(
-        f"s{sec} {v:,.0f}" for sec, v in worst_seconds(p99_per_s))
+        f"s{sec} {v:,.0f}" for sec, v in worst)
 
 
 def plot_tail(ax: Any, p99_per_s: list[float]) -> None:
