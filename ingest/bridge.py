@@ -5,8 +5,9 @@
 - routes each message through :class:`ingest.router.Router` (adapters + validation);
   bad input becomes a dead letter on ``ingest.deadletter`` with its reason;
 - acknowledges a message to the broker only after Kafka confirmed every record it
-  produced, so a crash between the two means redelivery, not loss (the MQTT side is the
-  lean session of :mod:`ingest.mqtt_wire`: PUBACKs are batched, one write for many);
+  produced, so a crash between the two means redelivery, not loss; acks go in the order
+  the messages came (:mod:`ingest.acks`), batched into one write for many (the MQTT side
+  is the lean session of :mod:`ingest.mqtt_wire`);
 - bounds the messages in flight: when Kafka is slow, ``on_message`` blocks, the
   broker holds the rest (backpressure instead of unbounded memory);
 - idempotent Kafka producer; the MQTT session and librdkafka both reconnect with backoff.
@@ -17,7 +18,6 @@ Run: ``python -m ingest.bridge`` (the supervisor does this).
 from __future__ import annotations
 
 import base64
-import collections
 import logging
 import signal
 import threading
@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from ingest.acks import AckWindow, Pending
 from ingest.metrics import BridgeMetrics
 from ingest.mqtt_wire import Session
 from ingest.router import SUBSCRIPTIONS, Router, RouteResult, rejection
@@ -48,17 +49,6 @@ PERMANENT = frozenset({
 
 def is_permanent(err: KafkaError) -> bool:
     return err.code() in PERMANENT
-
-@dataclass
-class _Pending:
-    """One MQTT message waiting for its Kafka deliveries before it is acked."""
-
-    mid: int
-    qos: int
-    remaining: int
-    t0: float
-    published: int = 0
-
 
 @dataclass
 class BridgeConfig:
@@ -90,8 +80,8 @@ class Bridge:
         self._received_n = 0
         self._finished_n = 0
         self._room = threading.Event()
-        # Messages whose Kafka records are all confirmed, waiting to be acked (thread-safe).
-        self._done: collections.deque[_Pending] = collections.deque()
+        # Every message received and not yet acked, in order (ingest.acks).
+        self._acks = AckWindow()
         self._stop = threading.Event()
         self.producer = Producer(
             {
@@ -158,7 +148,7 @@ class Bridge:
         log.warning("bridge: dead-lettered a %d-byte message on %r (sha256 %s)", size,
                     topic[:200], sha256_hex)
         records = self._records(RouteResult([], letter, RejectKind.OVERSIZE))
-        pending = _Pending(mid, qos, len(records), time.monotonic())
+        pending = self._acks.add(Pending(mid, qos, len(records), time.monotonic()))
         for rec in records:
             self._produce(rec, pending)
 
@@ -175,10 +165,7 @@ class Bridge:
             records = self._records(rejection(
                 topic, payload, f"internal: {type(exc).__name__}: {exc}",
                 kind=RejectKind.INTERNAL, received_at=received, commands=[]))
-        pending = _Pending(mid, qos, len(records), time.monotonic())
-        if not records:
-            self._done.append(pending)
-            return
+        pending = self._acks.add(Pending(mid, qos, len(records), time.monotonic()))
         for rec in records:
             self._produce(rec, pending)
 
@@ -194,7 +181,7 @@ class Bridge:
                 Outgoing(TOPIC_DEADLETTER, result.dead.topic[:256], encode(result.dead))]
 
     # -- Kafka ---------------------------------------------------------------
-    def _produce(self, rec: Outgoing, pending: _Pending) -> None:
+    def _produce(self, rec: Outgoing, pending: Pending) -> None:
         """Produce ``rec``; its message is acked once every record is settled. Transient
         errors are retried; a record Kafka refuses for good becomes a dead letter, and a
         dead letter refused for good is logged as an error and given up (never retried
@@ -212,7 +199,7 @@ class Bridge:
                 return
             if rec.topic != TOPIC_DEADLETTER:
                 pending.published += 1
-            self._settle(pending)
+            pending.settle()
 
         while True:
             try:
@@ -224,17 +211,12 @@ class Bridge:
                 self._refused(rec, pending, f"{type(exc).__name__}: {exc}")
                 return
 
-    def _settle(self, pending: _Pending) -> None:
-        pending.remaining -= 1
-        if pending.remaining == 0:
-            self._done.append(pending)
-
-    def _refused(self, rec: Outgoing, pending: _Pending, why: str) -> None:
+    def _refused(self, rec: Outgoing, pending: Pending, why: str) -> None:
         if rec.topic == TOPIC_DEADLETTER:
             log.error("bridge: Kafka refused a dead letter for %r for good (%s); %d bytes "
                       "given up", rec.key[:200], why, len(rec.value))
             self.metrics.dead_lettered(RejectKind.KAFKA_REFUSED.value)
-            self._settle(pending)
+            pending.settle()
             return
         log.warning("bridge: Kafka refused a record for %s (%s); dead-lettering it",
                     rec.topic, why)
@@ -244,17 +226,13 @@ class Bridge:
         self._produce(Outgoing(TOPIC_DEADLETTER, rec.key[:256], encode(letter)), pending)
 
     def _finish_done(self) -> int:
-        """Ack every message whose records Kafka confirmed: one write, one metrics update."""
-        done = self._done
+        """Ack the messages whose records Kafka confirmed, in the order they came (a done
+        message waits for those before it): one write, one metrics update."""
         mids: list[int] = []
         published = 0
         now = time.monotonic()
         latencies: list[float] = []
-        while True:
-            try:
-                pending = done.popleft()
-            except IndexError:
-                break
+        for pending in self._acks.ready():
             if pending.qos > 0:
                 mids.append(pending.mid)
             published += pending.published
