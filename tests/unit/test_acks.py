@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,10 +38,10 @@ def test_a_message_without_records_is_done_when_added() -> None:
 
 @given(st.lists(st.integers(min_value=0, max_value=3), max_size=40), st.randoms())
 def test_acks_come_in_receive_order_whatever_order_kafka_confirms(
-        records: list[int], rnd: object) -> None:
+        records: list[int], rnd: random.Random) -> None:
     window, pendings = _window(records)
     settles = [p for p in pendings for _ in range(p.remaining)]
-    rnd.shuffle(settles)  # type: ignore[attr-defined]
+    rnd.shuffle(settles)
     acked: list[int] = [p.mid for p in window.ready()]
     for p in settles:
         p.settle()
