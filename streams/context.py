@@ -31,7 +31,7 @@ from streams.fences import FenceIndex
 from streams.model_loader import ModelLoader
 from streams.publish import StreamPublisher
 from streams.state import PositionsState, ReadingsState
-from streams.watermark import PartitionStates
+from streams.watermark import PartitionStates, flowing_time
 
 T = TypeVar("T")
 log = logging.getLogger("fieldflow.streams.context")
@@ -97,12 +97,11 @@ class WorkerContext:
         return max([now_ms(), *(m for m in marks if m is not None)])
 
     def flowing_time(self, wall_ms: int) -> int | None:
-        """The newest watermark of this worker's partitions where records still flow:
-        the time idle partitions follow."""
+        """The newest watermark of this worker's partitions where records still flow at
+        the front: the time idle partitions follow."""
         marks = [st.watermark for st in self.positions.owned.copy().values()]
         marks += [st.watermark for st in self.readings.owned.copy().values()]
-        return max((m.value for m in marks if m.value is not None and not m.idle(wall_ms)),
-                   default=None)
+        return flowing_time(marks, wall_ms)
 
     def report_assignment(self) -> None:
         """Write this worker's pid and partitions where ``fieldflow status`` reads them.

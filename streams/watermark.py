@@ -14,10 +14,11 @@ never look at it. The rules:
   watermark keeps moving: to the wall clock when the stream was tracking it (live, within
   ``max_ahead_ms`` of it: a simulator running hours ahead on the worker's other partitions
   does not drag a live partition with it); else to the newest watermark of the worker's
-  partitions where records still flow; when none flows, at the rate event time ran against
-  wall time while records flowed (an accelerated simulator) for at most ``max_ahead_ms``
-  past the last record. So a fleet that goes silent still goes offline, and a simulator that stopped
-  does not drag time on for ever;
+  partitions where records still flow at the front (:func:`flowing_time`); when none
+  flows, at the rate event time ran against wall time while records flowed (an
+  accelerated simulator) for at most ``max_ahead_ms`` past the last record. So a fleet
+  that goes silent still goes offline, and a simulator that stopped does not drag time on
+  for ever;
 - a watermark left in the future by an accelerated stream that has stopped (more than
   ``max_ahead_ms`` past the wall clock, and no record near it for ``idle_ms``) comes back
   to live time when a live record (within ``max_ahead_ms`` of the wall clock) arrives: the
@@ -32,7 +33,7 @@ restored) on assignment before the partition's first record, handed back on revo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -50,7 +51,8 @@ class Watermark:
     anchor_wall: int = 0
     anchor_value: int = 0
     rate: float = 1.0
-    lead_wall: int = 0  # wall clock when a record at the watermark's front last arrived
+    lead_wall: int = 0  # wall clock when the front was last reached, here or elsewhere
+    front_wall: int = 0  # wall clock when a record at this watermark's front last arrived
 
     def observe(self, ts: int, wall_ms: int, reference: int | None = None) -> bool:
         """A record at event time ``ts`` seen at wall time ``wall_ms``; False when it is
@@ -66,7 +68,7 @@ class Watermark:
         elif ts > self.value:
             self.value = ts
         if ts >= self.value - self.max_ahead_ms:
-            self.lead_wall = wall_ms
+            self.lead_wall = self.front_wall = wall_ms
         self._measure(wall_ms)
         return True
 
@@ -89,6 +91,12 @@ class Watermark:
 
     def idle(self, wall_ms: int) -> bool:
         return wall_ms - self.last_record_wall >= self.idle_ms
+
+    def flowing(self, wall_ms: int) -> bool:
+        """Records reached this watermark's front within ``idle_ms``. A live record on a
+        partition a stopped simulator left in the future does not count, nor does a
+        restore: either would let partitions hold each other in that future."""
+        return wall_ms - self.front_wall < self.idle_ms
 
     def tick(self, wall_ms: int, reference: int | None = None) -> int | None:
         """Advance an idle partition's watermark; the watermark after.
@@ -120,6 +128,13 @@ class Watermark:
         self.anchor_wall = wall_ms
         self.anchor_value = self.value or 0
         return self
+
+
+def flowing_time(marks: Iterable[Watermark], wall_ms: int) -> int | None:
+    """The newest watermark among ``marks`` where records still flow at the front: the
+    time idle partitions follow (:meth:`Watermark.tick`'s ``reference``)."""
+    return max((m.value for m in marks if m.value is not None and m.flowing(wall_ms)),
+               default=None)
 
 
 S = TypeVar("S")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.presence import OfflineTracker
-from streams.watermark import PartitionStates, Watermark
+from streams.watermark import PartitionStates, Watermark, flowing_time
 
 AHEAD = 600_000
 DAY = 23 * 3600_000
@@ -133,6 +133,61 @@ def test_a_restore_or_live_partitions_elsewhere_do_not_keep_a_finished_simulator
     back: Watermark = pickle.loads(pickle.dumps(wm)).restored(T0 + 60_000)
     assert back.observe(T0 + 61_000, T0 + 61_000)
     assert back.value == T0 + 61_000
+
+
+def test_partitions_left_in_the_future_do_not_hold_each_other_there() -> None:
+    """CI (test_streams after the simulations, the worker killed mid-burst): two
+    partitions a stopped simulator left 40 h ahead. A live record on one came too soon
+    after the simulator to bring it back, then a restore: neither is records flowing at
+    the front, so the other partition must not follow that future and stay in it."""
+    sim = T0 + 40 * 3600_000
+    a, b = Watermark(AHEAD, idle_ms=5_000), Watermark(AHEAD, idle_ms=5_000)
+    a.observe(sim, T0, reference=sim)
+    b.observe(sim + 18_000, T0 + 300, reference=sim)
+    a.observe(T0 + 3_300, T0 + 3_300)  # live, 3 s after the simulator: it stays ahead
+    a = pickle.loads(pickle.dumps(a)).restored(T0 + 7_300)
+    wall = T0 + 11_300
+    reference = flowing_time([a, b], wall)
+    assert reference is None
+    for wm in (a, b):
+        wm.tick(wall, reference)
+    assert b.observe(T0 + 15_300, T0 + 15_300)
+    assert b.value == T0 + 15_300
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=30),
+       st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["record", "tick", "restore"]),
+                          st.integers(0, 4_000)), min_size=1, max_size=120))
+def test_a_live_record_after_a_stopped_simulator_brings_its_partition_to_live_time(
+        simulated: list[int], events: list[tuple[int, str, int]]) -> None:
+    """A simulator runs 40 h ahead on some of a worker's three partitions and stops; then
+    live records, timer ticks (following :func:`flowing_time`, as the worker does) and
+    restores in any order. Every live record from two idle periods after the simulator's
+    last one on leaves its partition at live time."""
+    idle = 5_000
+    marks = [Watermark(AHEAD, idle_ms=idle) for _ in range(3)]
+    sim, wall = T0 + 40 * 3600_000, T0
+    for i, part in enumerate(simulated):
+        wall = T0 + i * 300
+        marks[part].observe(sim + i * 18_000, wall, reference=sim)
+        reference = flowing_time(marks, wall)
+        for wm in marks:
+            wm.tick(wall, reference)
+    end = wall
+    for part, kind, step in events:
+        wall += step
+        if kind == "record":
+            wm = marks[part]
+            assert wm.observe(wall, wall, reference=wall if wm.value is None else None)
+            if wall >= end + 2 * idle:
+                assert wm.value is not None and wm.value - wall <= AHEAD
+        elif kind == "tick":
+            reference = flowing_time(marks, wall)
+            for wm in marks:
+                wm.tick(wall, reference)
+        else:
+            marks[part] = pickle.loads(pickle.dumps(marks[part])).restored(wall)
 
 
 def test_skewed_records_do_not_keep_a_partition_from_idling() -> None:
