@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from models.messages import AlertEvent, AlertState, EtaUpdate, GeofenceEvent
 from models.timeutil import to_datetime
-from store.sql import Conn, fetch_all
+from store.sql import Conn, fetch_all, fetch_one
 
 
 async def load_fences(conn: Conn) -> list[dict[str, Any]]:
@@ -129,18 +129,22 @@ async def upsert_eta(conn: Conn, eta: EtaUpdate) -> None:
     )
 
 
+_DEVICES = """
+    SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules, m.fault_model,
+           m.required_skills, m.reading_timeout_s, s.customer_id, c.sla_tier
+    FROM assets a JOIN asset_models m ON m.id = a.model_id
+    JOIN sites s ON s.id = a.site_id JOIN customers c ON c.id = s.customer_id
+    WHERE a.device_id IS NOT NULL"""
+
+
 async def device_registry(conn: Conn) -> list[dict[str, Any]]:
     """Every device with its asset, model rules, timeout, site and customer tier."""
-    return await fetch_all(
-        conn,
-        """
-        SELECT a.device_id, a.id AS asset_id, a.site_id, m.id AS model_id, m.rules, m.fault_model,
-               m.required_skills, m.reading_timeout_s, s.customer_id, c.sla_tier
-        FROM assets a JOIN asset_models m ON m.id = a.model_id
-        JOIN sites s ON s.id = a.site_id JOIN customers c ON c.id = s.customer_id
-        WHERE a.device_id IS NOT NULL
-        """,
-    )
+    return await fetch_all(conn, _DEVICES)
+
+
+async def device_entry(conn: Conn, device_id: str) -> dict[str, Any] | None:
+    """One device's :func:`device_registry` row (None when no asset carries it)."""
+    return await fetch_one(conn, _DEVICES + " AND a.device_id = %s", (device_id,))
 
 
 async def open_alerts(conn: Conn) -> list[dict[str, Any]]:

@@ -70,8 +70,7 @@ async def handle_alert(alert: AlertEvent) -> None:
         return
     pool = await db_pool()
     async with pool.connection() as conn:
-        devices = {d["device_id"]: d for d in await q.device_registry(conn)}
-        device = devices.get(alert.device_id)
+        device = await q.device_entry(conn, alert.device_id)
         if device is None:
             log.warning("alert for unknown device %s: no work order", alert.device_id)
             return
