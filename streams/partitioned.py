@@ -5,6 +5,13 @@ partition's state runs in one sequence, so no lock is needed:
 
     consume (assignment callbacks run here) -> process the batch -> commit -> tick -> snapshot
 
+A batch's write may run behind its stages (``process`` returns it unfinished: readings):
+the next batch is consumed and processed while it finishes, and a batch's offsets are
+committed only once its write is done. One write at most is behind: the next batch waits
+for it before committing, a snapshot waits for it, and so does a revocation (in the
+consumer's thread, while the event loop finishes the write) before it commits the
+revoked partitions' offsets and snapshots them.
+
 - on assignment, each gained partition's snapshot is loaded from PostgreSQL and the
   partition is read from the snapshot's offset (the records after it are replayed: every
   stage is idempotent by event key); without a snapshot it starts empty from the
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,7 +41,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from stack.settings import Settings
 from store.snapshots import Snapshot, load_snapshots, save_snapshots
 from streams.app import MAX_POLL_INTERVAL_S
-from streams.stageclock import StageClock, stages_file
+from streams.stageclock import Consumed, StageClock, stages_file
 from streams.watermark import PartitionStates, Watermark
 
 log = logging.getLogger("fieldflow.streams.partitioned")
@@ -49,24 +57,36 @@ CLOSE_TIMEOUT_S = 30.0
 
 
 @dataclass
+class Behind:
+    """A batch whose stages are done and whose write may not be: the write (its result
+    the wall time it was stored at), the offsets to commit after it, and its clock."""
+
+    write: asyncio.Future[float]
+    offsets: dict[int, int]  # partition -> next offset
+    consumed: Consumed
+
+
+@dataclass
 class PartitionedConsumer(Generic[S]):
     settings: Settings
     topic: str
     group: str
     worker: str
     states: PartitionStates[S]
-    process: Callable[[Batch], Awaitable[None]]
+    # Runs the batch's stages; returns its write, which may still be running.
+    process: Callable[[Batch], Awaitable[asyncio.Future[float]]]
     tick: Callable[[], Awaitable[None]]
     on_assignment: Callable[[], None] = lambda: None
     tick_s: float = 2.0
     clock: StageClock = field(init=False)
+    behind: Behind | None = None
+    # Set unless a write is behind; the revocation callback waits on it in the consumer's
+    # thread (the event loop is free then: it awaits that thread).
+    written: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.clock = StageClock(stages_file(self.settings.run_dir, self.worker, self.topic))
-
-    def persisted(self) -> None:
-        """The current batch is stored (called by ``process`` between its stages)."""
-        self.clock.mark("stored")
+        self.written.set()
 
     def dumps(self, state: S) -> bytes:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -140,6 +160,11 @@ class PartitionedConsumer(Generic[S]):
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [tp.partition for tp in partitions]
+        self.written.wait()  # the write behind holds records of these partitions
+        behind = self.behind
+        if behind is not None:  # written: commit its offsets for these while they are ours
+            self._commit(consumer, {p: behind.offsets.pop(p) for p in lost
+                                    if p in behind.offsets}, asynchronous=False)
         self._snapshot(consumer, lost, drop=True)  # the client unassigns them after this
         log.info("%s: revoked %s (snapshotted)", self.topic, lost)
         self.on_assignment()
@@ -174,6 +199,10 @@ class PartitionedConsumer(Generic[S]):
                 log.exception("%s: consumer failed; restarting it in 1 s", self.topic)
                 await asyncio.sleep(1)
             finally:
+                if self.behind is not None:  # stored before the partitions go; not
+                    await self.behind.write   # committed: the next owner replays it
+                    self.behind = None
+                    self.written.set()
                 self.states.owned.clear()
                 try:  # a close that hangs must not stop the consumer for good
                     await asyncio.wait_for(asyncio.to_thread(consumer.close), CLOSE_TIMEOUT_S)
@@ -190,25 +219,31 @@ class PartitionedConsumer(Generic[S]):
             records = await asyncio.to_thread(take, consumer, size, s.worker_batch_seconds)
             size = next_batch_size(size, len(records), s.worker_batch_size)
             batch: Batch = {}
-            self.clock.consumed([r.timestamp()[1] for r in records])
+            consumed = self.clock.consumed([r.timestamp()[1] for r in records])
+            offsets: dict[int, int] = {}
             for record in records:
                 error = record.error()
                 if error is not None:
                     log.warning("%s: consumer error %s", self.topic, error)
                     continue
-                part = record.partition()
+                part, offset = record.partition(), record.offset()
+                if part is not None and offset is not None:
+                    offsets[part] = max(offsets.get(part, 0), offset + 1)
                 if part is not None and part in self.states.owned:
                     batch.setdefault(part, []).append(record)
+            write = await self.process(batch) if batch else None
             if batch:
-                await self.process(batch)
-                self.clock.mark("processed")
-            if records:
-                # Asynchronous: the next batch need not wait for the broker's answer; a
-                # commit that fails (a rebalance, say) means replay, never loss.
-                try:
-                    consumer.commit(asynchronous=True)
-                except KafkaException as exc:
-                    log.warning("%s: offsets not committed (%s)", self.topic, exc)
+                self.clock.mark("processed", consumed)
+            await self._catch_up(consumer)  # the batch before this one
+            if write is None:
+                self._commit(consumer, offsets)
+            else:
+                self.behind = Behind(write, offsets, consumed)
+                if write.done():
+                    await self._catch_up(consumer)
+                else:
+                    self.written.clear()
+                    write.add_done_callback(lambda _: self.written.set())
             now = time.monotonic()
             if now >= next_tick:
                 next_tick = now + self.tick_s
@@ -216,9 +251,37 @@ class PartitionedConsumer(Generic[S]):
                 self.clock.write()
             if now >= next_snapshot:
                 next_snapshot = now + s.snapshot_interval_s
+                await self._catch_up(consumer)  # a snapshot's state is stored up to it
                 owned = self.states.partitions()
                 if owned:
                     await asyncio.to_thread(self._snapshot, consumer, owned, drop=False)
+
+    async def _catch_up(self, consumer: Consumer) -> None:
+        """Wait for the write behind, if any, then commit its batch's offsets."""
+        behind = self.behind
+        if behind is None:
+            return
+        stored_at = await behind.write
+        self.clock.mark("stored", behind.consumed, stored_at)
+        self.behind = None
+        self._commit(consumer, behind.offsets)
+
+    def _commit(self, consumer: Consumer, offsets: dict[int, int], *,
+                asynchronous: bool = True) -> None:
+        """Commit ``offsets`` of the partitions still ours. Asynchronous by default: the
+        next batch need not wait for the broker's answer; a commit that fails (a
+        rebalance, say) means replay, never loss."""
+        mine = [TopicPartition(self.topic, p, o) for p, o in offsets.items()
+                if p in self.states.owned]
+        if not mine:
+            return
+        try:
+            if asynchronous:
+                consumer.commit(offsets=mine, asynchronous=True)
+            else:
+                consumer.commit(offsets=mine, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("%s: offsets not committed (%s)", self.topic, exc)
 
 
 def take(consumer: Consumer, size: int, wait_s: float) -> list[Message]:

@@ -11,6 +11,7 @@ consumer in group ``fieldflow-positions``, shared by every worker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from models.messages import Position
@@ -29,14 +30,14 @@ GROUP = "fieldflow-positions"
 
 async def persist_positions(batch: list[Position]) -> None:
     await write_batch(copy_positions, batch, what="persist_positions", log=log)
-    consumer.persisted()
 
 
-async def process_positions(batch: Batch) -> None:
+async def process_positions(batch: Batch) -> asyncio.Future[float]:
     # ETAs first: a batch that checks an engineer in still updates the ETA up to arrival.
-    await process_partitioned(Position, TOPIC, batch, ctx.positions,
-                              persist=persist_positions, stages=(track_etas, detect_checkins),
-                              key=lambda p: p.engineer_id)
+    return await process_partitioned(Position, TOPIC, batch, ctx.positions,
+                                     persist=persist_positions,
+                                     stages=(track_etas, detect_checkins),
+                                     key=lambda p: p.engineer_id)
 
 
 async def tick_positions() -> None:

@@ -8,12 +8,15 @@
 each on the state of the reading's partition (:mod:`streams.partitioned`). Readings are
 the platform's largest stream, so they never went through faust's per-event machinery: a
 librdkafka consumer in group ``fieldflow-readings`` takes batches of up to
-``worker_batch_size`` records and commits after the last stage (at least once; every
-stage is idempotent). Several workers share the partitions through that group.
+``worker_batch_size`` records and commits after the last stage and the write (at least
+once; every stage is idempotent). The write runs behind: the stages never read what it
+writes, so the next batch is taken and run while it finishes. Several workers share the
+partitions through that group.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from models.messages import Reading
@@ -33,13 +36,13 @@ GROUP = "fieldflow-readings"
 
 async def persist_readings(batch: list[Reading]) -> None:
     await write_batch(copy_readings, batch, what="persist_readings", log=log)
-    consumer.persisted()
 
 
-async def process_readings(batch: Batch) -> None:
-    await process_partitioned(Reading, TOPIC, batch, ctx.readings,
-                              persist=persist_readings, stages=(raise_alerts, predict_failures),
-                              key=lambda r: r.device_id, persist_alongside=True)
+async def process_readings(batch: Batch) -> asyncio.Future[float]:
+    return await process_partitioned(Reading, TOPIC, batch, ctx.readings,
+                                     persist=persist_readings,
+                                     stages=(raise_alerts, predict_failures),
+                                     key=lambda r: r.device_id, write_behind=True)
 
 
 async def sweep_readings(state: ReadingsState, now: int) -> None:

@@ -34,24 +34,31 @@ def read_stages(path: Path) -> dict[str, StageHistogram]:
     return {s: StageHistogram.from_dict(data.get(s) or {}) for s in STAGES}
 
 
+@dataclass(frozen=True)
+class Consumed:
+    """A batch as it came back from the consumer: when, and how many records."""
+
+    at_ms: float
+    n: int
+
+
 @dataclass
 class StageClock:
     path: Path
     hist: dict[str, StageHistogram] = field(
         default_factory=lambda: {s: StageHistogram() for s in STAGES})
-    consumed_ms: float = 0.0
-    batch_n: int = 0
 
-    def consumed(self, kafka_ts_ms: list[int]) -> None:
+    def consumed(self, kafka_ts_ms: list[int]) -> Consumed:
         """A batch came back from the consumer: ``kafka_ts_ms`` its records' timestamps."""
-        self.consumed_ms = now = time.time() * 1000
-        self.batch_n = len(kafka_ts_ms)
+        now = time.time() * 1000
         self.hist["kafka"].observe_many(now - ts for ts in kafka_ts_ms if ts > 0)
+        return Consumed(now, len(kafka_ts_ms))
 
-    def mark(self, stage: str) -> None:
-        """Every record of the current batch reached ``stage`` now."""
-        if self.batch_n:
-            self.hist[stage].observe(time.time() * 1000 - self.consumed_ms, self.batch_n)
+    def mark(self, stage: str, batch: Consumed, at_ms: float | None = None) -> None:
+        """Every record of ``batch`` reached ``stage`` at ``at_ms`` (default: now)."""
+        if batch.n:
+            now = time.time() * 1000 if at_ms is None else at_ms
+            self.hist[stage].observe(now - batch.at_ms, batch.n)
 
     def write(self) -> None:
         try:

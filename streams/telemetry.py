@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Protocol, TypeVar
@@ -60,26 +61,32 @@ async def process_partitioned(
     persist: Callable[[list[M]], Awaitable[None]],
     stages: Sequence[Callable[[S, list[M]], Awaitable[None]]],
     key: Callable[[M], str],
-    persist_alongside: bool = False,
-) -> None:
-    """Decode, persist, then the stages per partition. With ``persist_alongside`` (for
-    stages that never read what ``persist`` writes) the write runs while the stages do:
-    the batch then takes the longer of the two, not their sum. Either way this returns
-    only when both are done, so the offsets committed after it stay at least once."""
+    write_behind: bool = False,
+) -> asyncio.Future[float]:
+    """Decode, persist, then the stages per partition; returns the write, whose result is
+    the wall time (ms) the batch was stored at.
+
+    By default the stages run after the write, and the write is done on return. With
+    ``write_behind`` (for stages that never read what ``persist`` writes) the write runs
+    while the stages do and may still be running on return: the consumer goes on with its
+    next batch meanwhile and commits this batch's offsets only once the write is done
+    (:class:`streams.partitioned.PartitionedConsumer`), so they stay at least once."""
     wall = now_ms()
     decoded = {part: await decode_or_dead_letter(model, topic, [r.value() for r in records])
                for part, records in batch.items()}
-    stored = guarded(persist, [m for ms in decoded.values() for m in ms], topic)
-    if not persist_alongside:
-        await stored
-        await _run_stages(topic, decoded, states, stages, key=key, wall_ms=wall)
-        return
-    writing = asyncio.ensure_future(stored)
-    await asyncio.sleep(0)  # the write goes out first; the stages' CPU work follows
-    try:
-        await _run_stages(topic, decoded, states, stages, key=key, wall_ms=wall)
-    finally:
+    writing = asyncio.ensure_future(
+        _stored_at(guarded(persist, [m for ms in decoded.values() for m in ms], topic)))
+    if write_behind:
+        await asyncio.sleep(0)  # the write goes out first; the stages' CPU work follows
+    else:
         await writing
+    await _run_stages(topic, decoded, states, stages, key=key, wall_ms=wall)
+    return writing
+
+
+async def _stored_at(write: Awaitable[None]) -> float:
+    await write
+    return time.time() * 1000
 
 
 async def _run_stages(topic: str, decoded: dict[int, list[M]], states: PartitionStates[S],
