@@ -3,8 +3,9 @@
 Per record: ``kafka`` = consumed - the record's Kafka timestamp (the bridge's produce
 call: producer linger, broker, fetch and the wait in the consumer's queue while the
 worker was busy), ``stored`` = persisted - consumed, ``processed`` = every stage done -
-consumed. Cumulative histograms (:class:`models.latency.StageHistogram`) written every
-tick to ``run_dir/stages/<worker>.<topic>.json``; a benchmark subtracts two readings.
+consumed (for readings, whose write runs behind, the stages other than the write).
+Cumulative histograms (:class:`models.latency.StageHistogram`) written every tick to
+``run_dir/stages/<worker>.<topic>.json``; a benchmark subtracts two readings.
 """
 
 from __future__ import annotations
