@@ -58,6 +58,19 @@ class Log:
         with self.lock:
             self.events.append(event)
 
+    def write_starts(self, i: int) -> None:
+        with self.lock:
+            self.writing.add(i)
+
+    def write_ends(self, i: int) -> None:
+        with self.lock:
+            self.writing.discard(i)
+            self.events.append(("written", i))
+
+    def now_writing(self) -> frozenset[int]:
+        with self.lock:
+            return frozenset(self.writing)
+
 
 class FakeConsumer:
     """Hands out ``batches`` (lists of (partition, offset)); ``revoke_at`` calls the
@@ -76,12 +89,12 @@ class FakeConsumer:
             self.pc._on_revoke(self, [TopicPartition(TOPIC, 0)])  # type: ignore[arg-type]
         if i >= len(self.batches):
             raise Stop
-        self.log.add("take", i, frozenset(self.log.writing))
+        self.log.add("take", i, self.log.now_writing())
         return [Record(p, o) for p, o in self.batches[i]]
 
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
         self.log.add("commit", {tp.partition: tp.offset for tp in offsets}, asynchronous,
-                     frozenset(self.log.writing))
+                     self.log.now_writing())
 
 
 def consumer_with(tmp_path: Path, log: Log,
@@ -92,12 +105,11 @@ def consumer_with(tmp_path: Path, log: Log,
         i = seen[0]
         seen[0] += 1
         log.add("stages", i, {p: [r.offset() for r in rs] for p, rs in batch.items()})
-        log.writing.add(i)
+        log.write_starts(i)
 
         async def write() -> float:
             await asyncio.sleep(write_s)
-            log.writing.discard(i)
-            log.add("written", i)
+            log.write_ends(i)
             return 0.0
 
         return asyncio.ensure_future(write())
@@ -113,7 +125,7 @@ def consumer_with(tmp_path: Path, log: Log,
                              states=states, process=process, tick=tick)
 
     def snapshot(consumer: object, partitions: list[int], *, drop: bool) -> None:
-        log.add("snapshot", tuple(partitions), drop, frozenset(log.writing))
+        log.add("snapshot", tuple(partitions), drop, log.now_writing())
         if drop:
             for p in partitions:
                 states.revoke(p)
